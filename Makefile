@@ -1,0 +1,42 @@
+# Two commands on a fresh machine:  `make run`  and  `make test`.
+# Each creates what it needs (virtualenv, Python and npm packages, Prisma client) and is
+# cheap to repeat: steps are skipped when their inputs have not changed.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.atrium-installed
+ENGINE_STAMP := prisma/engine/node_modules/.atrium-installed
+CLIENT_STAMP := $(VENV)/.atrium-client
+
+.PHONY: install run test lint ci clean
+
+install: $(CLIENT_STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@
+
+$(ENGINE_STAMP): prisma/engine/package.json prisma/engine/package-lock.json
+	cd prisma/engine && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CLIENT_STAMP): $(STAMP) $(ENGINE_STAMP) schema.prisma
+	scripts/deploy.sh generate
+	touch $@
+
+run: install
+	scripts/deploy.sh
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check extensions tests scripts
+	$(BIN)/ruff format --check extensions tests scripts
+	$(BIN)/mypy extensions
+
+clean:
+	rm -rf $(VENV) prisma/engine/node_modules .atrium

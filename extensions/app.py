@@ -1,0 +1,78 @@
+"""Wire Atrium into LiteLLM's FastAPI app: middleware, routers, start-up.
+
+``install(app)`` is the single place where Atrium attaches to the host app. It runs at
+import time of :mod:`extensions.asgi` in every worker process, before the first
+request (Starlette refuses middleware after start-up).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI
+
+from extensions import litellm_adapter
+from extensions.logs import configure_logging
+from extensions.routes.status import get_status_router
+from extensions.runtime import runtime
+from extensions.tenancy.context import system_context
+from extensions.tenancy.middleware import AccountMiddleware
+from extensions.tenancy.scoped_db import ScopedPrisma
+
+__all__ = ["build_app", "install"]
+
+log = logging.getLogger("atrium.app")
+
+Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
+
+
+async def _start() -> None:
+    dsn = os.environ.get("DATABASE_URL")
+    if dsn:
+        runtime.pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10)
+    runtime.prisma_wrapped = litellm_adapter.wrap_prisma_db(ScopedPrisma)
+    runtime.started = True
+    log.info("atrium started", extra={"pid": os.getpid(), "prisma_wrapped": runtime.prisma_wrapped})
+
+
+async def _stop() -> None:
+    if runtime.pool is not None:
+        await runtime.pool.close()
+        runtime.pool = None
+    runtime.started = False
+
+
+def _wrap_lifespan(inner: Lifespan) -> Lifespan:
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        # LiteLLM's start-up (config, Prisma connect, background jobs) runs as the system principal.
+        with system_context():
+            async with inner(app) as state:
+                await _start()
+                try:
+                    yield state
+                finally:
+                    await _stop()
+
+    return lifespan
+
+
+def install(app: FastAPI) -> FastAPI:
+    if getattr(app.state, "atrium_installed", False):
+        return app
+    configure_logging(os.environ.get("ATRIUM_LOG_LEVEL", "INFO"))
+    app.add_middleware(AccountMiddleware)
+    app.include_router(get_status_router())
+    app.router.lifespan_context = _wrap_lifespan(app.router.lifespan_context)
+    app.state.atrium_installed = True
+    return app
+
+
+def build_app() -> FastAPI:
+    litellm_adapter.assert_compatible()
+    return install(litellm_adapter.proxy_app())

@@ -1,0 +1,174 @@
+"""``atrium``: serve the gateway, apply migrations, check the installation."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from extensions import litellm_adapter
+from extensions.errors import AtriumError
+from extensions.logs import configure_logging
+from extensions.settings import DEV_MASTER_KEY, ENV_VARS, Settings
+
+__all__ = ["main"]
+
+log = logging.getLogger("atrium.cli")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+OUR_MIGRATIONS = REPO_ROOT / "prisma" / "migrations"
+
+
+def _env_help() -> str:
+    width = max(map(len, ENV_VARS))
+    return "environment variables:\n" + "\n".join(f"  {k.ljust(width)}  {v}" for k, v in ENV_VARS.items())
+
+
+def _run_migrations(dsn: str) -> None:
+    from extensions.db.migrate import discover, migrate
+
+    migrations = discover(litellm_adapter.shipped_migrations_dir(), OUR_MIGRATIONS)
+    report = asyncio.run(migrate(dsn, migrations))
+    print(f"migrations: {len(report.applied)} applied, {report.skipped} already applied", file=sys.stderr)
+    for name in report.applied:
+        print(f"  applied {name}", file=sys.stderr)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    dsn = args.database_url or Settings().database_url
+    if not dsn:
+        raise AtriumError("no database to migrate", hint="set DATABASE_URL or pass --database-url")
+    _run_migrations(dsn)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    problems = litellm_adapter.compatibility_problems()
+    versions = ", ".join(f"{k}=={v}" for k, v in litellm_adapter.CONTRACT.versions.items())
+    print(f"pinned: {versions}")
+    try:
+        from extensions.prisma_engine import describe
+
+        print(f"prisma engine: {describe()}")
+    except AtriumError as exc:
+        problems.append(f"prisma engine: {exc}")
+    except ImportError:
+        problems.append("prisma engine support (extensions.prisma_engine) is not installed")
+    if problems:
+        print("atrium doctor: FAILED", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print("atrium doctor: OK")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from extensions.config import write_effective_config
+
+    settings = Settings()
+    litellm_adapter.assert_compatible()
+    embedded = None
+    if not settings.database_url:
+        from extensions.db.embedded import EmbeddedPostgres
+
+        embedded = EmbeddedPostgres(settings.data_dir)
+        settings.database_url = embedded.start()
+        os.environ["DATABASE_URL"] = settings.database_url
+    if not settings.master_key:
+        if embedded is None:
+            raise AtriumError(
+                "LITELLM_MASTER_KEY is not set", hint="set LITELLM_MASTER_KEY to a secret starting with sk-"
+            )
+        settings.master_key = DEV_MASTER_KEY
+        os.environ["LITELLM_MASTER_KEY"] = DEV_MASTER_KEY
+        log.warning("using the development master key", extra={"master_key": DEV_MASTER_KEY})
+    if args.migrate:
+        _run_migrations(settings.database_url)
+    from extensions.prisma_engine import engine_env, select_engine
+
+    os.environ.update(engine_env(select_engine()))
+    config_path = write_effective_config(args.config or settings.config, settings.data_dir)
+    os.environ.update(
+        CONFIG_FILE_PATH=str(config_path.resolve()),
+        DISABLE_SCHEMA_UPDATE="true",
+        STORE_MODEL_IN_DB="True",
+    )
+    if settings.redis_url:
+        os.environ.setdefault("REDIS_URL", settings.redis_url)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    workers = args.workers or settings.workers
+    print(f"atrium: serving on http://{host}:{port} with {workers} worker(s)", file=sys.stderr)
+    try:
+        uvicorn.run("extensions.asgi:app", host=host, port=port, workers=workers, log_level="warning")
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="atrium",
+        description="Atrium: the multi-tenant enterprise layer around the unmodified LiteLLM proxy.",
+        epilog=_env_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser(
+        "serve",
+        help="run the gateway",
+        description="Run LiteLLM with Atrium installed. With no DATABASE_URL an embedded PostgreSQL "
+        "under ATRIUM_DATA_DIR is started and migrated.",
+        epilog=_env_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--host", help="listen address (env ATRIUM_HOST, default 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="listen port (env ATRIUM_PORT, default 4000)")
+    serve.add_argument("--workers", type=int, help="uvicorn worker processes (env ATRIUM_WORKERS, default 1)")
+    serve.add_argument("--config", type=Path, help="LiteLLM config.yaml (env ATRIUM_CONFIG; default: demo model)")
+    serve.add_argument(
+        "--no-migrate",
+        dest="migrate",
+        action="store_false",
+        help="skip applying migrations at start (the deploy script's `migrate` step does it)",
+    )
+    serve.set_defaults(func=cmd_serve)
+    migrate = sub.add_parser(
+        "migrate",
+        help="apply LiteLLM's and Atrium's migrations",
+        description="Apply litellm-proxy-extras' shipped migrations, then Atrium's, under Prisma's advisory "
+        "lock; record them in _prisma_migrations. Safe to re-run.",
+    )
+    migrate.add_argument("--database-url", help="DSN to migrate (default: env DATABASE_URL)")
+    migrate.set_defaults(func=cmd_migrate)
+    doctor = sub.add_parser(
+        "doctor",
+        help="check installed versions, LiteLLM schema and hooks, Prisma engine",
+        description="Exit 1 with what differs when the installed LiteLLM does not match the pinned contract.",
+    )
+    doctor.set_defaults(func=cmd_doctor)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    # The cost map pinned with LiteLLM; no egress at start-up (and no 7 s stall offline).
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    configure_logging(os.environ.get("ATRIUM_LOG_LEVEL", "INFO"))
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except AtriumError as exc:
+        print(f"atrium {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,259 @@
+"""The only module that touches LiteLLM internals.
+
+Everything Atrium needs from LiteLLM beyond its public HTTP surface goes through a
+function here, and every such internal is listed in :data:`INTERNALS` so that
+``tests/test_litellm_adapter.py`` can check each one against the installed version.
+An upgrade of LiteLLM therefore fails loudly in CI (contract tests) and at start-up
+(:func:`compatibility_problems`), never silently in production.
+
+Version facts that need no import of the (slow) proxy module are checked first, so
+``atrium doctor`` answers quickly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from extensions.errors import CompatibilityError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = [
+    "CONTRACT",
+    "INTERNALS",
+    "Contract",
+    "Internal",
+    "api_key_from_headers",
+    "assert_compatible",
+    "compatibility_problems",
+    "custom_logger_class",
+    "hash_token",
+    "litellm_schema_path",
+    "master_key",
+    "prisma_client",
+    "proxy_app",
+    "shipped_migrations_dir",
+    "wrap_prisma_db",
+]
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What this build of Atrium was written and tested against."""
+
+    versions: Mapping[str, str]
+    schema_sha256: str
+    newest_migration: str
+
+
+CONTRACT = Contract(
+    versions={"litellm": "1.108.7", "litellm-proxy-extras": "0.4.110", "prisma": "0.15.0"},
+    schema_sha256="873f78ae1d36e62145d5d67933146e63b80991fd2f000c21bfa32ffa68b17ac0",
+    newest_migration="20261015000000_managed_object_end_user_id",
+)
+
+
+@dataclass(frozen=True)
+class Internal:
+    """One LiteLLM internal Atrium relies on: where it lives and the shape we expect."""
+
+    module: str
+    attribute: str
+    parameters: tuple[str, ...] | None = None  # None: not a callable we call or override
+
+
+# Keep this list in step with the functions below: the contract test walks it.
+INTERNALS: tuple[Internal, ...] = (
+    Internal("litellm.proxy.proxy_server", "app"),
+    Internal("litellm.proxy.proxy_server", "prisma_client"),
+    Internal("litellm.proxy.proxy_server", "master_key"),
+    Internal("litellm.proxy.proxy_server", "proxy_startup_event", ("app",)),
+    Internal("litellm.proxy.utils", "PrismaClient"),
+    Internal("litellm.proxy.utils", "hash_token", ("token",)),
+    Internal("litellm.proxy.auth.user_api_key_auth", "_get_bearer_token_or_received_api_key", ("api_key",)),
+    Internal("litellm.types.proxy.auth.special_headers", "SpecialHeaders"),
+    Internal(
+        "litellm.integrations.custom_logger",
+        "CustomLogger.async_pre_call_hook",
+        ("self", "user_api_key_dict", "cache", "data", "call_type"),
+    ),
+    Internal(
+        "litellm.integrations.custom_logger",
+        "CustomLogger.async_log_success_event",
+        ("self", "kwargs", "response_obj", "start_time", "end_time"),
+    ),
+    Internal(
+        "litellm.integrations.custom_logger",
+        "CustomLogger.async_post_call_success_hook",
+        ("self", "data", "user_api_key_dict", "response"),
+    ),
+)
+
+# Headers LiteLLM reads an API key from, in the order `get_api_key` tries them.
+_KEY_HEADER_ORDER = (
+    "custom_litellm_api_key",
+    "openai_authorization",
+    "azure_authorization",
+    "anthropic_authorization",
+    "google_ai_studio_authorization",
+    "azure_apim_authorization",
+)
+
+
+def _package_dir(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise CompatibilityError(f"package {module!r} is not installed", hint="run `make install`")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def litellm_schema_path() -> Path:
+    """LiteLLM's Prisma schema as shipped with the migrations we apply."""
+    return _package_dir("litellm_proxy_extras") / "schema.prisma"
+
+
+def shipped_migrations_dir() -> Path:
+    return _package_dir("litellm_proxy_extras") / "migrations"
+
+
+def _installed_version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _resolve(internal: Internal) -> Any:
+    target: Any = importlib.import_module(internal.module)
+    for part in internal.attribute.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def _signature_problem(internal: Internal) -> str | None:
+    where = f"{internal.module}.{internal.attribute}"
+    try:
+        target = _resolve(internal)
+    except (ImportError, AttributeError) as exc:
+        return f"{where} is missing ({exc})"
+    if internal.parameters is None:
+        return None
+    try:
+        found = tuple(inspect.signature(target).parameters)
+    except (TypeError, ValueError) as exc:
+        return f"{where} has no inspectable signature ({exc})"
+    if found != internal.parameters:
+        return f"{where} signature changed: expected {internal.parameters}, found {found}"
+    return None
+
+
+def compatibility_problems(contract: Contract = CONTRACT, *, check_internals: bool = True) -> list[str]:
+    """Every way the installed LiteLLM differs from ``contract``; empty when compatible."""
+    problems: list[str] = []
+    for distribution, pinned in contract.versions.items():
+        installed = _installed_version(distribution)
+        if installed != pinned:
+            problems.append(f"{distribution}: pinned {pinned}, installed {installed or 'nothing'}")
+    try:
+        schema = litellm_schema_path()
+        digest = hashlib.sha256(schema.read_bytes()).hexdigest()
+        if digest != contract.schema_sha256:
+            problems.append(
+                f"litellm schema {schema} changed: sha256 {digest}, expected {contract.schema_sha256} "
+                "(re-run scripts/sync_schema.py and review the diff)"
+            )
+        migrations = sorted(p.name for p in shipped_migrations_dir().iterdir() if p.is_dir())
+        newest = migrations[-1] if migrations else "none"
+        if newest != contract.newest_migration:
+            problems.append(
+                f"newest shipped litellm migration is {newest}, expected {contract.newest_migration}"
+            )
+    except CompatibilityError as exc:
+        problems.append(str(exc))
+    if check_internals and not problems:
+        problems.extend(p for p in map(_signature_problem, INTERNALS) if p)
+    return problems
+
+
+def assert_compatible(contract: Contract = CONTRACT) -> None:
+    problems = compatibility_problems(contract)
+    if problems:
+        raise CompatibilityError(
+            "installed LiteLLM does not match the version Atrium was built for:\n  - "
+            + "\n  - ".join(problems),
+            hint="install the pinned versions (`make install`) or update extensions/litellm_adapter.py "
+            "after reviewing the upgrade",
+        )
+
+
+def _proxy_server() -> Any:
+    return importlib.import_module("litellm.proxy.proxy_server")
+
+
+def proxy_app() -> FastAPI:
+    """LiteLLM's FastAPI app (importing it builds LiteLLM's routes)."""
+    app: FastAPI = _proxy_server().app
+    return app
+
+
+def prisma_client() -> Any | None:
+    """LiteLLM's ``PrismaClient`` once its lifespan has connected, else None.
+
+    Read at call time: LiteLLM assigns the module global during start-up.
+    """
+    return _proxy_server().prisma_client
+
+
+def master_key() -> str | None:
+    key: str | None = _proxy_server().master_key
+    return key
+
+
+def wrap_prisma_db(wrap: Callable[[Any], Any]) -> bool:
+    """Replace ``prisma_client.db`` by ``wrap(db)``.
+
+    Background jobs hold their own reference to the ``PrismaClient`` object, not to
+    ``.db``, so swapping the attribute reaches them too. Returns False when LiteLLM runs
+    without a database.
+    """
+    client = prisma_client()
+    if client is None:
+        return False
+    client.db = wrap(client.db)
+    return True
+
+
+def hash_token(token: str) -> str:
+    hashed: str = importlib.import_module("litellm.proxy.utils").hash_token(token)
+    return hashed
+
+
+def custom_logger_class() -> type:
+    cls: type = importlib.import_module("litellm.integrations.custom_logger").CustomLogger
+    return cls
+
+
+def api_key_from_headers(headers: Mapping[str, str]) -> str | None:
+    """The API key LiteLLM would read from these headers, extracted the way it does.
+
+    ``headers`` must be case-insensitive (Starlette's ``Headers``).
+    """
+    special = importlib.import_module("litellm.types.proxy.auth.special_headers").SpecialHeaders
+    strip = importlib.import_module(
+        "litellm.proxy.auth.user_api_key_auth"
+    )._get_bearer_token_or_received_api_key
+    for member in _KEY_HEADER_ORDER:
+        value = headers.get(getattr(special, member).value)
+        if value:
+            key: str = strip(value)
+            return key.strip() or None
+    return None

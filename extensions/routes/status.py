@@ -1,0 +1,29 @@
+"""``GET /atrium/status``: which worker answered and whether Atrium's additions are live in it."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from extensions.callbacks import atrium_callback
+from extensions.runtime import runtime
+
+__all__ = ["get_status_router"]
+
+
+def get_status_router() -> APIRouter:
+    router = APIRouter(tags=["Atrium"])
+
+    @router.get("/atrium/status", summary="Atrium worker status (public, no secrets)")
+    async def atrium_status(request: Request) -> dict[str, Any]:
+        return {
+            "worker_pid": os.getpid(),
+            "middleware": "atrium_tenant" in request.scope.get("state", {}),
+            "started": runtime.started,
+            "prisma_wrapped": runtime.prisma_wrapped,
+            "callback_successes": atrium_callback.successes,
+        }
+
+    return router

@@ -1,0 +1,18 @@
+"""Per-worker runtime state built by the lifespan: pools and flags, one instance per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Runtime", "runtime"]
+
+
+@dataclass
+class Runtime:
+    started: bool = False
+    prisma_wrapped: bool = False
+    pool: Any = None  # asyncpg.Pool, once started with a database
+
+
+runtime = Runtime()

@@ -1,0 +1,49 @@
+"""Atrium's settings, read from the environment once.
+
+Every variable is listed in :data:`ENV_VARS` with its meaning; ``atrium --help`` prints
+that table, so the help text and the code cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["DEV_MASTER_KEY", "ENV_VARS", "Settings"]
+
+DEV_MASTER_KEY = "sk-atrium-dev-master-key"
+
+ENV_VARS: dict[str, str] = {
+    "DATABASE_URL": "PostgreSQL DSN. Unset: an embedded PostgreSQL 16 (pgserver) under ATRIUM_DATA_DIR.",
+    "REDIS_URL": "Redis URL for cross-worker/replica invalidation and LiteLLM caching. Optional.",
+    "LITELLM_MASTER_KEY": f"The super-admin key. Required with DATABASE_URL; embedded default {DEV_MASTER_KEY}.",
+    "LITELLM_SALT_KEY": "Key LiteLLM encrypts stored provider credentials with (defaults to the master key).",
+    "ATRIUM_DATA_DIR": "Where the embedded database and generated config live (default ./.atrium).",
+    "ATRIUM_CONFIG": "A LiteLLM config.yaml to serve. Unset: a demo model backed by mock_response.",
+    "ATRIUM_HOST": "Listen address (default 0.0.0.0).",
+    "ATRIUM_PORT": "Listen port (default 4000).",
+    "ATRIUM_WORKERS": "Number of uvicorn worker processes (default 1).",
+    "ATRIUM_PRISMA_ENGINE": "native | wasm: force the Prisma query engine (default: native if present, else wasm).",
+    "ATRIUM_LOG_LEVEL": "Log level of Atrium's structured logs (default INFO).",
+}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+@dataclass
+class Settings:
+    database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
+    redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
+    master_key: str | None = field(default_factory=lambda: os.environ.get("LITELLM_MASTER_KEY") or None)
+    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("ATRIUM_DATA_DIR", ".atrium")))
+    config: Path | None = field(
+        default_factory=lambda: Path(os.environ["ATRIUM_CONFIG"]) if os.environ.get("ATRIUM_CONFIG") else None
+    )
+    host: str = field(default_factory=lambda: os.environ.get("ATRIUM_HOST", "0.0.0.0"))
+    port: int = field(default_factory=lambda: _int("ATRIUM_PORT", 4000))
+    workers: int = field(default_factory=lambda: _int("ATRIUM_WORKERS", 1))
+    log_level: str = field(default_factory=lambda: os.environ.get("ATRIUM_LOG_LEVEL", "INFO"))

@@ -1,0 +1,97 @@
+"""The tenant of the current request, decided once and read everywhere else.
+
+The account-resolving middleware sets it; everything else reads it through
+:func:`current_tenant` / :func:`current_account`, which fail closed. Switching tenant is
+only possible through :func:`tenant_context` (restores the previous one), and LiteLLM's
+background writers run under :func:`system_context`, an explicit, distinct principal.
+Work spawned from a request (``asyncio.create_task``) inherits the context, because
+``contextvars`` are copied into new tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from enum import StrEnum
+
+from extensions.errors import NoTenantContext
+
+__all__ = [
+    "PrincipalKind",
+    "TenantContext",
+    "current_account",
+    "current_tenant",
+    "peek_tenant",
+    "system_context",
+    "tenant_context",
+]
+
+
+class PrincipalKind(StrEnum):
+    SUPER_ADMIN = "super_admin"  # master key, UI admin, SUPER_ADMIN_EMAILS
+    ACCOUNT_ADMIN = "account_admin"
+    ACCOUNT_MEMBER = "account_member"
+    API_KEY = "api_key"
+    SYSTEM = "system"  # LiteLLM's background jobs
+    ANONYMOUS = "anonymous"  # public routes only
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    principal: PrincipalKind
+    account_id: str | None = None  # None only for super admin (unscoped), system, anonymous
+    user_id: str | None = None
+    acting_as: bool = False  # super admin acting as an account via X-Atrium-Account
+
+    @property
+    def is_scoped(self) -> bool:
+        return self.account_id is not None
+
+    @property
+    def is_super_admin(self) -> bool:
+        return self.principal is PrincipalKind.SUPER_ADMIN
+
+    @property
+    def is_tenant_principal(self) -> bool:
+        return self.account_id is not None
+
+
+SYSTEM = TenantContext(PrincipalKind.SYSTEM)
+
+_tenant: ContextVar[TenantContext | None] = ContextVar("atrium_tenant", default=None)
+
+
+def peek_tenant() -> TenantContext | None:
+    """The context if one is set; for logging and for code that must branch on absence."""
+    return _tenant.get()
+
+
+def current_tenant() -> TenantContext:
+    ctx = _tenant.get()
+    if ctx is None:
+        raise NoTenantContext("no tenant context is set for this code path")
+    return ctx
+
+
+def current_account() -> str:
+    ctx = current_tenant()
+    if ctx.account_id is None:
+        raise NoTenantContext(f"principal {ctx.principal} is not scoped to an account")
+    return ctx.account_id
+
+
+@contextmanager
+def tenant_context(ctx: TenantContext) -> Iterator[TenantContext]:
+    token = _tenant.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _tenant.reset(token)
+
+
+@contextmanager
+def system_context() -> Iterator[TenantContext]:
+    with tenant_context(SYSTEM) as ctx:
+        yield ctx
