@@ -27,10 +27,11 @@ def _env_help() -> str:
     return "environment variables:\n" + "\n".join(f"  {k.ljust(width)}  {v}" for k, v in ENV_VARS.items())
 
 
-def _run_migrations(dsn: str) -> None:
+def _run_migrations(dsn: str, ours: Path | None = None) -> None:
     from extensions.db.migrate import discover, migrate
 
-    migrations = discover(litellm_adapter.shipped_migrations_dir(), OUR_MIGRATIONS)
+    ours = ours or Path(os.environ.get("ATRIUM_MIGRATIONS_DIR") or OUR_MIGRATIONS)
+    migrations = discover(litellm_adapter.shipped_migrations_dir(), ours)
     report = asyncio.run(migrate(dsn, migrations))
     print(f"migrations: {len(report.applied)} applied, {report.skipped} already applied", file=sys.stderr)
     for name in report.applied:
@@ -41,7 +42,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     dsn = args.database_url or Settings().database_url
     if not dsn:
         raise AtriumError("no database to migrate", hint="set DATABASE_URL or pass --database-url")
-    _run_migrations(dsn)
+    _run_migrations(dsn, args.migrations_dir)
     return 0
 
 
@@ -147,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
         "lock; record them in _prisma_migrations. Safe to re-run.",
     )
     migrate.add_argument("--database-url", help="DSN to migrate (default: env DATABASE_URL)")
+    migrate.add_argument(
+        "--migrations-dir",
+        type=Path,
+        help="Atrium's migrations folder (env ATRIUM_MIGRATIONS_DIR; default prisma/migrations of this checkout)",
+    )
     migrate.set_defaults(func=cmd_migrate)
     doctor = sub.add_parser(
         "doctor",

@@ -37,6 +37,7 @@ __all__ = [
     "compatibility_problems",
     "custom_logger_class",
     "hash_token",
+    "iter_routes",
     "litellm_schema_path",
     "master_key",
     "prisma_client",
@@ -78,6 +79,8 @@ INTERNALS: tuple[Internal, ...] = (
     Internal("litellm.proxy.proxy_server", "master_key"),
     Internal("litellm.proxy.proxy_server", "proxy_startup_event", ("app",)),
     Internal("litellm.proxy.utils", "PrismaClient"),
+    Internal("litellm.proxy._lazy_features", "register_all_features", ("app", "features")),
+    Internal("fastapi.routing", "iter_route_contexts", ("routes",)),
     Internal("litellm.proxy.utils", "hash_token", ("token",)),
     Internal("litellm.proxy.auth.user_api_key_auth", "_get_bearer_token_or_received_api_key", ("api_key",)),
     Internal("litellm.types.proxy.auth.special_headers", "SpecialHeaders"),
@@ -216,6 +219,39 @@ def prisma_client() -> Any | None:
 def master_key() -> str | None:
     key: str | None = _proxy_server().master_key
     return key
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    path: str
+    methods: frozenset[str]
+    name: str
+    kind: str  # "http", "websocket" or "mount"
+
+
+def iter_routes(app: Any, *, include_lazy: bool = False) -> list[RouteInfo]:
+    """Every route of ``app``, flattened through FastAPI's included routers.
+
+    ``include_lazy`` first registers LiteLLM's lazily loaded feature routers, as
+    ``LITELLM_DISABLE_LAZY_ROUTES`` does at start-up, so the table is complete.
+    """
+    from fastapi import routing
+    from starlette.routing import Mount, WebSocketRoute
+
+    if include_lazy:
+        lazy = importlib.import_module("litellm.proxy._lazy_features")
+        lazy.register_all_features(app)
+    found: list[RouteInfo] = []
+    for ctx in routing.iter_route_contexts(app.routes):
+        route = ctx.original_route
+        if isinstance(route, Mount):
+            kind = "mount"
+        elif isinstance(route, WebSocketRoute) or type(route).__name__ == "APIWebSocketRoute":
+            kind = "websocket"
+        else:
+            kind = "http"
+        found.append(RouteInfo(ctx.path, frozenset(ctx.methods or ()), str(ctx.name or ""), kind))
+    return found
 
 
 def wrap_prisma_db(wrap: Callable[[Any], Any]) -> bool:

@@ -25,6 +25,7 @@ ENV_VARS: dict[str, str] = {
     "ATRIUM_PORT": "Listen port (default 4000).",
     "ATRIUM_WORKERS": "Number of uvicorn worker processes (default 1).",
     "ATRIUM_PRISMA_ENGINE": "native | wasm: force the Prisma query engine (default: native if present, else wasm).",
+    "ATRIUM_MIGRATIONS_DIR": "Atrium's migrations folder (default prisma/migrations of the installed checkout).",
     "ATRIUM_LOG_LEVEL": "Log level of Atrium's structured logs (default INFO).",
 }
 

@@ -15,6 +15,7 @@ marks that attempt rolled back and tries again.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -161,10 +162,26 @@ async def _apply(conn: asyncpg.Connection, migration: Migration) -> None:
     )
 
 
-async def migrate(dsn: str, migrations: Sequence[Migration] | Iterable[Migration]) -> MigrationReport:
+async def _acquire_lock(conn: asyncpg.Connection, timeout: float) -> None:
+    # Poll instead of blocking in pg_advisory_lock: a session blocked in that call holds a
+    # virtual transaction, and `CREATE INDEX CONCURRENTLY` in the lock holder waits for it
+    # to end, which PostgreSQL reports as a deadlock.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", PRISMA_ADVISORY_LOCK):
+        if loop.time() > deadline:
+            raise MigrationError(
+                "(lock)", f"another migration held the advisory lock {PRISMA_ADVISORY_LOCK} for over {timeout:.0f}s"
+            )
+        await asyncio.sleep(0.25)
+
+
+async def migrate(
+    dsn: str, migrations: Sequence[Migration] | Iterable[Migration], *, lock_timeout: float = 600.0
+) -> MigrationReport:
     conn: asyncpg.Connection = await asyncpg.connect(dsn)
     try:
-        await conn.execute("SELECT pg_advisory_lock($1)", PRISMA_ADVISORY_LOCK)
+        await _acquire_lock(conn, lock_timeout)
         try:
             await conn.execute(_CREATE_TABLE)
             done = await _applied(conn)

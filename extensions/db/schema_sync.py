@@ -21,7 +21,7 @@ HEADER = (
     "// Do not edit: change prisma/atrium.prisma or extensions/tenancy/tables.py and re-run the sync.\n"
 )
 
-_MODEL_BLOCK = re.compile(r"^model\s+(\w+)\s*\{\n(.*?)^\}", re.MULTILINE | re.DOTALL)
+_MODEL_BLOCK = re.compile(r"^model\s+(\w+)\s*\{([^\n]*)\n(.*?)^\}", re.MULTILINE | re.DOTALL)
 
 
 def tenant_column_lines() -> str:
@@ -29,7 +29,7 @@ def tenant_column_lines() -> str:
 
 
 def _extend(match: re.Match[str]) -> str:
-    name, body = match.group(1), match.group(2)
+    name, trailer, body = match.group(1), match.group(2), match.group(3)
     classification = TABLES.get(name)
     if classification is None:
         raise ConfigurationError(
@@ -43,7 +43,7 @@ def _extend(match: re.Match[str]) -> str:
             f"LiteLLM model {name} already has an account_id field",
             hint="LiteLLM added its own account_id: rename Atrium's column before upgrading",
         )
-    return f"model {name} {{\n{body.rstrip()}\n{tenant_column_lines()}}}"
+    return f"model {name} {{{trailer}\n{body.rstrip()}\n{tenant_column_lines()}}}"
 
 
 def build_root_schema(litellm_schema: str, overlay: str) -> str:

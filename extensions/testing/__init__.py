@@ -1,0 +1,1 @@
+"""Test support shipped with the package (like django-tenants' TenantClient): real services only."""

@@ -1,0 +1,113 @@
+"""Run a real ``atrium serve`` process on a free loopback port for tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import yaml
+
+from extensions.testing.fake_upstream import free_port
+
+__all__ = ["ProxyProcess"]
+
+
+class ProxyProcess:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        database_url: str | None,
+        master_key: str,
+        config: dict[str, Any] | None = None,
+        redis_url: str | None = None,
+        workers: int = 1,
+        extra_env: dict[str, str] | None = None,
+        command: list[str] | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.master_key = master_key
+        self.workers = workers
+        self.log_path = workdir / f"proxy-{self.port}.log"
+        config_path: Path | None = None
+        if config is not None:
+            config_path = workdir / f"config-{self.port}.yaml"
+            config_path.write_text(yaml.safe_dump(config))
+        self.env = {
+            **os.environ,
+            "LITELLM_MASTER_KEY": master_key,
+            "ATRIUM_DATA_DIR": str(workdir / f"data-{self.port}"),
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            **(extra_env or {}),
+        }
+        if database_url:
+            self.env["DATABASE_URL"] = database_url
+        else:
+            self.env.pop("DATABASE_URL", None)
+        if redis_url:
+            self.env["REDIS_URL"] = redis_url
+        else:
+            self.env.pop("REDIS_URL", None)
+        self.command = command or [
+            str(Path(sys.executable).parent / "atrium"),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(workers),
+        ]
+        if config_path is not None and command is None:
+            self.command += ["--config", str(config_path)]
+        self.config_path = config_path
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 180.0) -> ProxyProcess:
+        self._log = self.log_path.open("wb")
+        self._proc = subprocess.Popen(
+            self.command, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"proxy exited with {self._proc.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.base_url}/health/liveliness", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"proxy did not become live in {timeout}s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 80) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            os.killpg(self._proc.pid, signal.SIGTERM)
+            try:
+                self._proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+                self._proc.wait()
+        self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None

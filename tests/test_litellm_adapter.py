@@ -1,0 +1,105 @@
+"""Contract tests: every LiteLLM internal the adapter touches, against the installed LiteLLM."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from starlette.datastructures import Headers
+
+from extensions import litellm_adapter as adapter
+
+ATRIUM = str(Path(sys.executable).parent / "atrium")
+
+
+def test_installed_litellm_matches_contract() -> None:
+    assert adapter.compatibility_problems() == []
+
+
+@pytest.mark.parametrize("internal", adapter.INTERNALS, ids=lambda i: f"{i.module}.{i.attribute}")
+def test_internal_exists_with_expected_signature(internal: adapter.Internal) -> None:
+    target = adapter._resolve(internal)
+    if internal.parameters is not None:
+        assert tuple(inspect.signature(target).parameters) == internal.parameters
+
+
+def test_schema_hash_is_the_pinned_one() -> None:
+    digest = hashlib.sha256(adapter.litellm_schema_path().read_bytes()).hexdigest()
+    assert digest == adapter.CONTRACT.schema_sha256
+
+
+def test_proxy_app_routes_are_listed_through_included_routers() -> None:
+    routes = adapter.iter_routes(adapter.proxy_app())
+    paths = {r.path for r in routes}
+    assert {"/chat/completions", "/v1/chat/completions", "/key/generate", "/health/liveliness"} <= paths
+    assert any(r.kind == "mount" and r.path == "/ui" for r in routes)
+    assert all(r.methods for r in routes if r.kind == "http")
+
+
+def test_prisma_client_is_none_before_startup() -> None:
+    assert adapter.prisma_client() is None
+
+
+def test_hash_token_is_sha256() -> None:
+    assert adapter.hash_token("sk-abc") == hashlib.sha256(b"sk-abc").hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Authorization": "Bearer sk-one"}, "sk-one"),
+        ({"authorization": "bearer sk-two"}, "sk-two"),
+        ({"api-key": "sk-azure"}, "sk-azure"),
+        ({"x-api-key": "sk-anthropic"}, "sk-anthropic"),
+        ({"x-goog-api-key": "sk-google"}, "sk-google"),
+        ({"Ocp-Apim-Subscription-Key": "sk-apim"}, "sk-apim"),
+        ({"x-litellm-api-key": "Bearer sk-custom", "Authorization": "Bearer sk-other"}, "sk-custom"),
+        ({}, None),
+    ],
+)
+def test_api_key_from_headers_follows_litellm_order(headers: dict[str, str], expected: str | None) -> None:
+    assert adapter.api_key_from_headers(Headers(headers=headers)) == expected
+
+
+def test_custom_logger_base_class_has_hooks() -> None:
+    cls = adapter.custom_logger_class()
+    assert callable(cls.async_pre_call_hook) and callable(cls.async_log_success_event)
+
+
+def _doctor(pythonpath: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(pythonpath), "ATRIUM_PRISMA_ENGINE": "wasm"}
+    return subprocess.run([ATRIUM, "doctor"], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_doctor_fails_on_wrong_pinned_version(tmp_path: Path) -> None:
+    # A dist-info earlier on sys.path shadows the installed one, as a different install would.
+    dist = tmp_path / "litellm-1.108.6.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: litellm\nVersion: 1.108.6\n")
+    result = _doctor(tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "litellm: pinned 1.108.7, installed 1.108.6" in result.stderr
+
+
+def test_doctor_fails_on_changed_litellm_schema(tmp_path: Path) -> None:
+    shadow = tmp_path / "litellm_proxy_extras"
+    shutil.copytree(adapter.litellm_schema_path().parent, shadow, ignore=shutil.ignore_patterns("__pycache__"))
+    (shadow / "schema.prisma").write_text((shadow / "schema.prisma").read_text() + "\n// changed\n")
+    result = _doctor(tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "litellm schema" in result.stderr and "changed: sha256" in result.stderr
+
+
+def test_doctor_fails_on_new_shipped_migration(tmp_path: Path) -> None:
+    shadow = tmp_path / "litellm_proxy_extras"
+    shutil.copytree(adapter.litellm_schema_path().parent, shadow, ignore=shutil.ignore_patterns("__pycache__"))
+    (shadow / "migrations" / "20991231000000_future").mkdir()
+    result = _doctor(tmp_path)
+    assert result.returncode == 1
+    assert "newest shipped litellm migration is 20991231000000_future" in result.stderr
