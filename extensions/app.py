@@ -18,10 +18,15 @@ from fastapi import FastAPI
 
 from extensions import litellm_adapter
 from extensions.logs import configure_logging
+from extensions.routes.accounts import get_accounts_router
+from extensions.routes.errors import install_error_handlers
 from extensions.routes.status import get_status_router
 from extensions.runtime import runtime
+from extensions.tenancy.accounts import AccountStore
 from extensions.tenancy.context import system_context
+from extensions.tenancy.invalidation import make_bus
 from extensions.tenancy.middleware import AccountMiddleware
+from extensions.tenancy.resolution import TenantResolver
 from extensions.tenancy.scoped_db import ScopedPrisma
 
 __all__ = ["build_app", "install"]
@@ -33,14 +38,22 @@ Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 async def _start() -> None:
     dsn = os.environ.get("DATABASE_URL")
+    runtime.resolver = TenantResolver(None)
     if dsn:
         runtime.pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10)
+        runtime.bus = make_bus(dsn, runtime.pool, os.environ.get("REDIS_URL"))
+        runtime.resolver = TenantResolver(runtime.pool)
+        await runtime.bus.start(runtime.resolver.on_invalidate)
+        runtime.accounts = AccountStore(runtime.pool, runtime.bus)
     runtime.prisma_wrapped = litellm_adapter.wrap_prisma_db(ScopedPrisma)
     runtime.started = True
     log.info("atrium started", extra={"pid": os.getpid(), "prisma_wrapped": runtime.prisma_wrapped})
 
 
 async def _stop() -> None:
+    if runtime.bus is not None:
+        await runtime.bus.stop()
+        runtime.bus = None
     if runtime.pool is not None:
         await runtime.pool.close()
         runtime.pool = None
@@ -66,8 +79,14 @@ def install(app: FastAPI) -> FastAPI:
     if getattr(app.state, "atrium_installed", False):
         return app
     configure_logging(os.environ.get("ATRIUM_LOG_LEVEL", "INFO"))
-    app.add_middleware(AccountMiddleware)
+    from extensions.tenancy.route_policy import load_policy
+
+    app.add_middleware(
+        AccountMiddleware, resolver_factory=lambda: runtime.resolver, policy=load_policy()
+    )
+    install_error_handlers(app)
     app.include_router(get_status_router())
+    app.include_router(get_accounts_router())
     app.router.lifespan_context = _wrap_lifespan(app.router.lifespan_context)
     app.state.atrium_installed = True
     return app

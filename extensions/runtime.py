@@ -13,6 +13,9 @@ class Runtime:
     started: bool = False
     prisma_wrapped: bool = False
     pool: Any = None  # asyncpg.Pool, once started with a database
+    bus: Any = None  # InvalidationBus
+    resolver: Any = None  # TenantResolver
+    accounts: Any = None  # AccountStore
 
 
 runtime = Runtime()

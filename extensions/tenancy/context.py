@@ -41,13 +41,16 @@ class PrincipalKind(StrEnum):
 @dataclass(frozen=True)
 class TenantContext:
     principal: PrincipalKind
-    account_id: str | None = None  # None only for super admin (unscoped), system, anonymous
+    # None: unrestricted for super admin and system; global rows only for everyone else.
+    account_id: str | None = None
     user_id: str | None = None
     acting_as: bool = False  # super admin acting as an account via X-Atrium-Account
+    token_hash: str | None = None
 
     @property
-    def is_scoped(self) -> bool:
-        return self.account_id is not None
+    def unrestricted(self) -> bool:
+        """Sees and changes every account's rows: the super admin (not acting) and the system."""
+        return self.principal in (PrincipalKind.SUPER_ADMIN, PrincipalKind.SYSTEM) and self.account_id is None
 
     @property
     def is_super_admin(self) -> bool:
@@ -55,7 +58,8 @@ class TenantContext:
 
     @property
     def is_tenant_principal(self) -> bool:
-        return self.account_id is not None
+        """Subject to the route policy's default deny (everyone but super admin and system)."""
+        return not self.unrestricted
 
 
 SYSTEM = TenantContext(PrincipalKind.SYSTEM)

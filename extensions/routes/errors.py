@@ -1,0 +1,27 @@
+"""The one place Atrium errors become HTTP responses."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from extensions.errors import AtriumError
+from extensions.logs import request_id_var
+
+__all__ = ["install_error_handlers", "to_response"]
+
+
+def to_response(error: AtriumError) -> JSONResponse:
+    # LiteLLM answers {"error": {...}}; ours keep that shape so clients parse both alike.
+    return JSONResponse(
+        {"error": {**error.to_dict(), "type": error.code, "request_id": request_id_var.get()}},
+        status_code=error.status,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AtriumError)
+        return to_response(exc)
+
+    app.add_exception_handler(AtriumError, handle)

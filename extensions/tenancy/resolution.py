@@ -1,0 +1,231 @@
+"""Who is calling, and which account they belong to: decided once per request.
+
+Credentials are read the way LiteLLM reads them (every API-key header, through the
+adapter; the UI session cookie as a fallback). The master key is the super admin, who
+may act as one account with ``X-Atrium-Account``. Any other key is looked up by its
+hash; the key's ``account_id`` decides the account. Results are cached per process:
+a key's account never changes, so key entries live long; an account's status is cached
+briefly and dropped at once when the invalidation bus says it changed.
+
+Fail closed: a key of an account that is missing, suspended or deleted is refused.
+A key with no account is a *global* key (created by the super admin): it sees only
+global rows. An unknown key resolves to anonymous and LiteLLM rejects it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from starlette.datastructures import Headers
+from starlette.types import Scope
+
+from extensions import litellm_adapter
+from extensions.errors import AccountInactive, AccountNotResolved
+from extensions.tenancy.context import PrincipalKind, TenantContext
+
+__all__ = ["ACCOUNT_HEADER", "AccountState", "KeyRecord", "TenantResolver"]
+
+log = logging.getLogger("atrium.resolution")
+
+ACCOUNT_HEADER = "x-atrium-account"
+UI_SESSION_TEAM = "litellm-dashboard"
+
+_KEY_SQL = """
+SELECT v.token, v.account_id, v.user_id, v.team_id, u.user_role,
+       EXISTS (SELECT 1 FROM "Atrium_AccountAdmin" aa
+               WHERE aa.account_id = v.account_id AND aa.user_id = v.user_id) AS is_account_admin
+FROM "LiteLLM_VerificationToken" v
+LEFT JOIN "LiteLLM_UserTable" u ON u.user_id = v.user_id
+WHERE v.token = $1
+"""
+_ACCOUNT_SQL = 'SELECT account_id, slug, status FROM "Atrium_Account" WHERE account_id = $1 OR slug = $1'
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    token_hash: str
+    account_id: str | None
+    user_id: str | None
+    team_id: str | None
+    user_role: str | None
+    is_account_admin: bool
+
+
+@dataclass(frozen=True)
+class AccountState:
+    account_id: str
+    slug: str
+    status: str
+
+
+class _TTLCache:
+    def __init__(self, ttl: float, max_entries: int) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._data: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+
+    def get(self, key: str) -> Any | None:
+        entry = self._data.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: str, value: Any) -> None:
+        self._data[key] = (time.monotonic() + self.ttl, value)
+        self._data.move_to_end(key)
+        while len(self._data) > self.max_entries:
+            self._data.popitem(last=False)
+
+    def drop(self, key: str) -> None:
+        self._data.pop(key, None)
+
+    def drop_where(self, predicate: Any) -> None:
+        for key in [k for k, (_, v) in self._data.items() if predicate(v)]:
+            del self._data[key]
+
+    def clear(self) -> None:
+        self._data.clear()
+
+
+class TenantResolver:
+    def __init__(self, pool: asyncpg.Pool | None = None) -> None:
+        self.pool = pool
+        self.keys = _TTLCache(ttl=600.0, max_entries=100_000)
+        self.accounts = _TTLCache(ttl=30.0, max_entries=10_000)
+
+    # -- invalidation -------------------------------------------------------------------
+    async def on_invalidate(self, message: dict[str, Any]) -> None:
+        kind, ident = message.get("kind"), message.get("id")
+        if kind == "account" and isinstance(ident, str):
+            self.accounts.drop(ident)
+            self.accounts.drop_where(lambda state: state.account_id == ident)
+            self.keys.drop_where(lambda rec: rec.account_id == ident)
+        elif kind == "key" and isinstance(ident, str):
+            self.keys.drop(ident)
+        else:
+            self.keys.clear()
+            self.accounts.clear()
+
+    # -- lookups ------------------------------------------------------------------------
+    async def _key(self, token_hash: str) -> KeyRecord | None:
+        cached: KeyRecord | None = self.keys.get(token_hash)
+        if cached is not None:
+            return cached
+        if self.pool is None:
+            return None
+        row = await self.pool.fetchrow(_KEY_SQL, token_hash)
+        if row is None:
+            return None  # never cached: a key generated a moment ago on another worker must work
+        record = KeyRecord(
+            token_hash=row["token"],
+            account_id=row["account_id"],
+            user_id=row["user_id"],
+            team_id=row["team_id"],
+            user_role=row["user_role"],
+            is_account_admin=row["is_account_admin"],
+        )
+        self.keys.put(token_hash, record)
+        return record
+
+    async def account(self, id_or_slug: str) -> AccountState | None:
+        cached: AccountState | None = self.accounts.get(id_or_slug)
+        if cached is not None:
+            return cached
+        if self.pool is None:
+            return None
+        row = await self.pool.fetchrow(_ACCOUNT_SQL, id_or_slug)
+        if row is None:
+            return None
+        state = AccountState(row["account_id"], row["slug"], row["status"])
+        self.accounts.put(id_or_slug, state)
+        return state
+
+    # -- resolution ---------------------------------------------------------------------
+    def _presented_key(self, headers: Headers) -> str | None:
+        key = litellm_adapter.api_key_from_headers(headers)
+        if key:
+            return key
+        return _ui_cookie_key(headers)
+
+    async def resolve(self, scope: Scope, headers: Headers) -> TenantContext:
+        key = self._presented_key(headers)
+        if not key:
+            return TenantContext(PrincipalKind.ANONYMOUS)
+        master = litellm_adapter.master_key() or os.environ.get("LITELLM_MASTER_KEY")
+        if master and hmac.compare_digest(key.encode(), master.encode()):
+            return await self._super_admin(headers, token_hash=None)
+        token_hash = key if not key.startswith("sk-") else litellm_adapter.hash_token(key)
+        record = await self._key(token_hash)
+        if record is None:
+            return TenantContext(PrincipalKind.ANONYMOUS)
+        if record.account_id is None:
+            if record.user_role == "proxy_admin":
+                return await self._super_admin(headers, token_hash=token_hash, user_id=record.user_id)
+            return TenantContext(PrincipalKind.API_KEY, None, record.user_id, token_hash=token_hash)
+        state = await self.account(record.account_id)
+        if state is None:
+            raise AccountNotResolved(
+                "the key's account does not exist", hint="ask your administrator for a new key"
+            )
+        if state.status != "active":
+            raise AccountInactive(
+                f"account {state.slug} is {state.status}",
+                hint="the account must be reactivated by the super admin before its keys work again",
+            )
+        if record.is_account_admin:
+            kind = PrincipalKind.ACCOUNT_ADMIN
+        elif record.team_id == UI_SESSION_TEAM:
+            kind = PrincipalKind.ACCOUNT_MEMBER
+        else:
+            kind = PrincipalKind.API_KEY
+        return TenantContext(kind, record.account_id, record.user_id, token_hash=token_hash)
+
+    async def _super_admin(
+        self, headers: Headers, *, token_hash: str | None, user_id: str | None = None
+    ) -> TenantContext:
+        target = headers.get(ACCOUNT_HEADER)
+        if not target:
+            return TenantContext(PrincipalKind.SUPER_ADMIN, None, user_id, token_hash=token_hash)
+        state = await self.account(target)
+        if state is None or state.status == "deleted":
+            raise AccountNotResolved(
+                f"no account {target!r} to act as", hint=f"check the {ACCOUNT_HEADER} header (account id or slug)"
+            )
+        log.info("super admin acting as account", extra={"acting_as": state.account_id})
+        return TenantContext(
+            PrincipalKind.ACCOUNT_ADMIN, state.account_id, user_id, acting_as=True, token_hash=token_hash
+        )
+
+
+def _ui_cookie_key(headers: Headers) -> str | None:
+    """The virtual key inside LiteLLM's UI session cookie (HS256 JWT signed with the master key)."""
+    cookie = headers.get("cookie")
+    if not cookie or "token=" not in cookie:
+        return None
+    from http.cookies import SimpleCookie
+
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(cookie)
+    except Exception:
+        return None
+    morsel = jar.get("token")
+    master = litellm_adapter.master_key() or os.environ.get("LITELLM_MASTER_KEY")
+    if morsel is None or not master:
+        return None
+    from authlib.jose import JoseError, jwt
+
+    try:
+        claims = jwt.decode(morsel.value, master)
+        claims.validate()
+    except (JoseError, ValueError):
+        return None
+    key = claims.get("key")
+    return key if isinstance(key, str) else None
