@@ -15,6 +15,7 @@ import pytest
 from extensions import litellm_adapter
 from extensions.db.migrate import discover, migrate
 from extensions.testing.fake_upstream import FakeUpstream
+from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.services import PostgresServer, RedisServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -63,5 +64,46 @@ def redis_url(workdir: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def upstream() -> Iterator[FakeUpstream]:
     server = FakeUpstream("primary").start()
+    yield server
+    server.stop()
+
+
+def gateway_config(upstream: FakeUpstream) -> dict:  # type: ignore[type-arg]
+    return {
+        "model_list": [
+            {
+                "model_name": "gpt-fake",
+                "litellm_params": {
+                    "model": "openai/gpt-fake",
+                    "api_base": upstream.base_url,
+                    "api_key": "sk-upstream-primary",
+                },
+            },
+            {
+                "model_name": "embed-fake",
+                "litellm_params": {
+                    "model": "openai/embed-fake",
+                    "api_base": upstream.base_url,
+                    "api_key": "sk-upstream-primary",
+                },
+            },
+        ],
+        # Write spend every second instead of every 10 s, so tests need not wait long.
+        "general_settings": {"proxy_batch_write_at": 1},
+    }
+
+
+@pytest.fixture(scope="session")
+def proxy(workdir: Path, database_url: str, redis_url: str, upstream: FakeUpstream) -> Iterator[ProxyProcess]:
+    """One `atrium serve` (2 workers) for the session, on the session database."""
+    server = ProxyProcess(
+        workdir,
+        database_url=database_url,
+        redis_url=redis_url,
+        master_key=MASTER_KEY,
+        config=gateway_config(upstream),
+        workers=2,
+    )
+    server.start()
     yield server
     server.stop()
