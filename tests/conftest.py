@@ -27,6 +27,11 @@ def all_migrations() -> list:  # type: ignore[type-arg]
 
 
 @pytest.fixture(scope="session")
+def master_key() -> str:
+    return MASTER_KEY
+
+
+@pytest.fixture(scope="session")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("atrium")
 

@@ -15,7 +15,7 @@ import pytest
 from extensions.testing.fake_upstream import FakeUpstream
 from extensions.testing.proxy_process import ProxyProcess
 
-from .conftest import MASTER_KEY
+MASTER_KEY = "sk-test-master-0123456789"  # the session proxy's master key (tests/conftest.py)
 
 
 def worker_statuses(base_url: str, want: int, attempts: int = 200) -> dict[int, dict]:  # type: ignore[type-arg]

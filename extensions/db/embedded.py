@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from extensions.errors import ConfigurationError
 
@@ -38,7 +39,11 @@ class EmbeddedPostgres:
         if "1 row" not in exists:
             self._server.psql(f'CREATE DATABASE "{self.database}";')
         log.info("embedded PostgreSQL running", extra={"data_dir": str(self.data_dir)})
-        return f"postgresql://postgres@localhost/{self.database}?host={self.data_dir}"
+        # pgserver may put the socket elsewhere (socket paths are limited to 107 bytes): use its URI.
+        # No host in the authority: asyncpg would prefer it over the socket directory, which
+        # travels in the `host` query parameter.
+        uri = urlsplit(self._server.get_uri())
+        return urlunsplit(uri._replace(netloc="postgres@", path=f"/{self.database}"))
 
     def stop(self) -> None:
         if self._server is not None:

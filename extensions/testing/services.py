@@ -36,7 +36,8 @@ class PostgresServer:
             import pgserver
 
             self._embedded = pgserver.get_server(str(workdir / "pgdata"), cleanup_mode="stop")
-            self.admin_dsn = f"postgresql://postgres@localhost/postgres?host={workdir / 'pgdata'}"
+            uri = urlsplit(self._embedded.get_uri())
+            self.admin_dsn = urlunsplit(uri._replace(netloc="postgres@"))
 
     @property
     def embedded(self) -> bool:

@@ -13,6 +13,7 @@ import { graphqlToJson, singleResponse, batchResponse, ProtocolError } from './l
 import { AtriumPool } from './lib/pg-pool.mjs';
 import { resolveUrl, poolConfig } from './lib/datasource.mjs';
 import { Metrics } from './lib/metrics.mjs';
+import { explainErrors } from './lib/errors.mjs';
 
 export const ENGINE_COMMIT = '393aa359c9ad4a4bb28630fb5613f9c281cde053';
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -70,7 +71,11 @@ export async function startServer(opts, env = process.env) {
   const pool = new AtriumPool(config);
   // A dropped idle connection must not crash the engine.
   pool.on('error', (err) => process.stderr.write(`pg pool error: ${err.message}\n`));
-  await pool.query('SELECT 1');
+  // Like the native engine, start even when the database is not reachable yet:
+  // queries then fail with P1001, which LiteLLM treats as an outage.
+  await pool.query('SELECT 1').catch((err) => {
+    process.stderr.write(`query-engine (wasm): database not reachable at start-up: ${err.message}\n`);
+  });
 
   const qe = await loadQueryEngineModule();
   const adapter = bindAdapter(new PrismaPg(pool, schema ? { schema } : undefined));
@@ -83,15 +88,21 @@ export async function startServer(opts, env = process.env) {
   await engine.connect('{}');
   const metrics = new Metrics();
   const server = http.createServer((req, res) =>
-    handle({ req, res, engine, index, opts, metrics }).catch((err) => {
+    handle({ req, res, engine, index, opts, metrics, adapter, pool }).catch((err) => {
       send(res, 500, { errors: [engineError(String(err?.stack ?? err), 'P2000')] });
     }),
   );
   server.keepAliveTimeout = 65_000;
   await new Promise((resolve) => server.listen(opts.port, opts.host, resolve));
 
+  let stopping = false;
   const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    // Never let a stuck disconnect keep the process (and its connections) alive.
+    setTimeout(() => process.exit(0), 2000).unref();
     server.close();
+    server.closeAllConnections?.();
     try {
       await engine.disconnect('{}');
       await pool.end();
@@ -101,6 +112,12 @@ export async function startServer(opts, env = process.env) {
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
+  // The client normally stops us with SIGINT; if it dies without doing so we
+  // are re-parented and must not linger holding database connections.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) shutdown();
+  }, 1000).unref();
   return { server, engine, pool };
 }
 
@@ -119,25 +136,28 @@ function send(res, status, body) {
   res.end(text);
 }
 
-// Status codes the native engine uses for interactive-transaction failures.
+// Status codes the native engine's err_to_http_resp uses for interactive
+// transactions; the body is the bare user-facing error, as there.
 function txStatus(error) {
-  const msg = String(error?.error ?? error?.user_facing_error?.message ?? '');
-  if (/not found/i.test(msg)) return 404;
-  if (/already closed|expired|committed|rolled back/i.test(msg)) return 410;
-  if (/timeout|timed out/i.test(msg)) return 504;
+  const msg = String(error?.message ?? '');
+  if (/Transaction not found/i.test(msg)) return 404;
+  if (/Transaction already closed/i.test(msg)) return 422;
+  if (/Unable to start a transaction in the given time/i.test(msg)) return 504;
   return 500;
 }
 
-async function txCall(res, fn) {
+async function txCall(ctx, res, fn) {
   const parsed = JSON.parse(await fn());
-  if (parsed && parsed.error !== undefined) {
-    return send(res, txStatus(parsed), { errors: [parsed] });
+  if (parsed && typeof parsed.error_code === 'string') {
+    const [error] = explainErrors([parsed], ctx.adapter, ctx.pool);
+    return send(res, txStatus(error), error);
   }
-  if (parsed && parsed.errors) return send(res, txStatus(parsed.errors[0]), parsed);
+  if (parsed && parsed.errors) return send(res, 500, parsed.errors[0]?.user_facing_error ?? parsed);
   return send(res, 200, parsed ?? {});
 }
 
-async function handle({ req, res, engine, index, opts, metrics }) {
+async function handle(ctx) {
+  const { req, res, engine, opts, metrics } = ctx;
   const url = new URL(req.url, 'http://localhost');
   const p = url.pathname;
   if (req.method === 'GET' && p === '/status') return send(res, 200, { status: 'ok' });
@@ -155,21 +175,21 @@ async function handle({ req, res, engine, index, opts, metrics }) {
   if (req.method === 'POST' && tx) {
     const [, id, what] = tx;
     metrics.count(`transaction_${what}`);
-    return txCall(res, () =>
+    return txCall(ctx, res, () =>
       what === 'commit' ? engine.commitTransaction(id, '{}') : engine.rollbackTransaction(id, '{}'),
     );
   }
   if (req.method === 'POST' && p === '/transaction/start') {
     const body = await readBody(req);
     metrics.count('transaction_start');
-    return txCall(res, () => engine.startTransaction(body || '{}', '{}'));
+    return txCall(ctx, res, () => engine.startTransaction(body || '{}', '{}'));
   }
   if (req.method === 'POST' && (p === '/' || p === '')) {
     const body = JSON.parse(await readBody(req));
     const txId = req.headers['x-transaction-id'] || undefined;
     const started = process.hrtime.bigint();
     try {
-      return send(res, 200, await runRequest(engine, index, body, txId, opts));
+      return send(res, 200, await runRequest(ctx, body, txId));
     } catch (err) {
       if (err instanceof ProtocolError) {
         return send(res, 200, { errors: [engineError(err.message, 'P2009')] });
@@ -188,7 +208,14 @@ function checkRaw(fieldName, opts) {
   }
 }
 
-async function runRequest(engine, index, body, txId, opts) {
+async function runRequest(ctx, body, txId) {
+  const { engine, index, opts } = ctx;
+  const parseOut = (out) => {
+    const parsed = JSON.parse(out);
+    explainErrors(parsed.errors, ctx.adapter, ctx.pool);
+    for (const item of parsed.batchResult ?? []) explainErrors(item.errors, ctx.adapter, ctx.pool);
+    return parsed;
+  };
   if (Array.isArray(body.batch)) {
     const batch = body.batch.map((item) => {
       const { json, fieldName } = graphqlToJson(index, item.query);
@@ -200,12 +227,12 @@ async function runRequest(engine, index, body, txId, opts) {
       request.transaction = typeof body.transaction === 'object' ? body.transaction : {};
     }
     const out = await engine.query(JSON.stringify(request), '{}', txId);
-    return batchResponse(JSON.parse(out));
+    return batchResponse(parseOut(out));
   }
   const { json, fieldName } = graphqlToJson(index, body.query);
   checkRaw(fieldName, opts);
   const out = await engine.query(JSON.stringify(json), '{}', txId);
-  return singleResponse(JSON.parse(out));
+  return singleResponse(parseOut(out));
 }
 
 const invokedDirectly = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);

@@ -6,8 +6,9 @@ import { loadConfig } from './schema-index.mjs';
 // Parameters only Prisma understands; node-postgres must not see them.
 const PRISMA_ONLY = [
   'schema', 'connection_limit', 'pool_timeout', 'connect_timeout', 'socket_timeout',
-  'pgbouncer', 'statement_cache_size', 'sslaccept', 'sslidentity', 'sslpassword', 'host',
+  'pgbouncer', 'statement_cache_size', 'sslaccept', 'sslidentity', 'sslpassword',
 ];
+// `host=/socket/dir` stays: pg-connection-string reads it as the unix socket directory, as Prisma does.
 
 export function resolveUrl(prismaSchema, env) {
   if (env.OVERWRITE_DATASOURCES) {
@@ -30,15 +31,16 @@ export function resolveUrl(prismaSchema, env) {
 }
 
 export function poolConfig(url) {
-  const parsed = new URL(url.replace(/^postgres(ql)?:\/\//, 'http://'));
-  const params = parsed.searchParams;
+  // Only the query string is read here: the authority may be empty (`postgresql://u@/db?host=/socket`),
+  // which WHATWG URL parsing rejects but libpq, Prisma and pg-connection-string accept.
+  const q = url.indexOf('?');
+  const params = new URLSearchParams(q >= 0 ? url.slice(q + 1) : '');
   const schema = params.get('schema') ?? undefined;
   const limit = Number(params.get('connection_limit')) || os.cpus().length * 2 + 1;
   const poolTimeout = params.has('pool_timeout') ? Number(params.get('pool_timeout')) : 10;
   const connectTimeout = params.has('connect_timeout') ? Number(params.get('connect_timeout')) : 5;
-  const socket = params.get('host'); // unix socket directory, as libpq's host=
   for (const p of PRISMA_ONLY) params.delete(p);
-  const cleaned = url.split('?')[0] + (params.toString() ? `?${params}` : '');
+  const cleaned = (q >= 0 ? url.slice(0, q) : url) + (params.toString() ? `?${params}` : '');
   const config = {
     connectionString: cleaned,
     max: limit,
@@ -46,7 +48,6 @@ export function poolConfig(url) {
     connectionTimeoutMillis: poolTimeout === 0 ? 0 : Math.max(poolTimeout, connectTimeout) * 1000,
     idleTimeoutMillis: 300_000,
   };
-  if (socket) config.host = socket;
   if (schema) config.options = `-c search_path="${schema.replace(/"/g, '')}"`;
   return { config, schema };
 }

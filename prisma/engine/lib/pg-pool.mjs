@@ -60,9 +60,11 @@ export class AtriumPool extends pg.Pool {
     ]);
   }
 
-  async query(config, values) {
-    if (typeof config !== 'object' || config === null || !config.types) {
-      return super.query(config, values);
+  async query(...args) {
+    const [config, values] = args;
+    const callback = args.some((a) => typeof a === 'function');
+    if (callback || typeof config !== 'object' || config === null || !config.types) {
+      return super.query(...args);
     }
     return fixResult(this, await super.query(wrapTypes(config), values), (q, v) => super.query(q, v));
   }
@@ -73,9 +75,15 @@ export class AtriumPool extends pg.Pool {
     if (!client.__atriumWrapped) {
       const original = client.query.bind(client);
       const pool = this;
-      client.query = async (config, values) => {
-        if (typeof config !== 'object' || config === null || !config.types) return original(config, values);
-        return fixResult(pool, await original(wrapTypes(config), values), original);
+      // Pool.query() reuses released clients with the callback form; only the
+      // adapter's promise-form calls (which carry `types`) are rewritten.
+      client.query = (...args) => {
+        const [config, values] = args;
+        const callback = args.some((a) => typeof a === 'function');
+        if (callback || typeof config !== 'object' || config === null || !config.types) {
+          return original(...args);
+        }
+        return original(wrapTypes(config), values).then((res) => fixResult(pool, res, original));
       };
       client.__atriumWrapped = true;
     }
