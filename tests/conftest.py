@@ -82,6 +82,8 @@ def gateway_config(upstream: FakeUpstream) -> dict:  # type: ignore[type-arg]
                     "model": "openai/gpt-fake",
                     "api_base": upstream.base_url,
                     "api_key": "sk-upstream-primary",
+                    "input_cost_per_token": 0.001,
+                    "output_cost_per_token": 0.002,
                 },
             },
             {
