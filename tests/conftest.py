@@ -7,6 +7,7 @@ PostgreSQL and Redis come from DATABASE_URL / REDIS_URL when set, else embedded 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from extensions.testing.services import PostgresServer, RedisServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MASTER_KEY = "sk-test-master-0123456789"
+# Proxy logs outlive the temporary directories, for debugging and as CI artefacts.
+os.environ.setdefault("ATRIUM_TEST_LOG_DIR", str(REPO_ROOT / "test-artifacts" / "logs"))
 
 
 def all_migrations() -> list:  # type: ignore[type-arg]

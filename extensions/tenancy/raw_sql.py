@@ -14,15 +14,19 @@ Unrestricted principals (super admin, system) are not checked.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from extensions.errors import TenancyError
-from extensions.tenancy.context import peek_tenant
+from extensions.runtime import runtime
+from extensions.tenancy.context import TenantContext, peek_tenant
 from extensions.tenancy.tables import TABLES, TableClass
+
+log = logging.getLogger("atrium.raw_sql")
 
 __all__ = ["RAW_METHODS", "SAFE_STATEMENTS", "RawSqlRefused", "guard_raw_sql", "raw_sql_reviewed"]
 
@@ -43,11 +47,52 @@ class RawSqlRefused(TenancyError):
     status = 403
 
 
+ArgCheck = Callable[[Sequence[Any], TenantContext], Awaitable[bool]]
+
+
 @dataclass(frozen=True)
 class SafeStatement:
     name: str
     pattern: re.Pattern[str]
     reason: str
+    check: ArgCheck | None = None  # the arguments must pass too
+
+
+def _ids(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value or ()]
+
+
+async def _none_foreign(table: str, column: str, values: list[str], ctx: TenantContext) -> bool:
+    """True when no named row belongs to an account other than the principal's."""
+    if not values:
+        return True
+    if runtime.pool is None:
+        return False
+    foreign = await runtime.pool.fetchval(
+        f'SELECT count(*) FROM "{table}" WHERE "{column}" = ANY($1::text[]) '
+        "AND account_id IS NOT NULL AND account_id IS DISTINCT FROM $2",
+        values,
+        ctx.account_id,
+    )
+    return bool(foreign == 0)
+
+
+async def _own_token(args: Sequence[Any], ctx: TenantContext) -> bool:
+    return bool(args) and ctx.token_hash is not None and args[0] == ctx.token_hash
+
+
+async def _own_users(args: Sequence[Any], ctx: TenantContext) -> bool:
+    return await _none_foreign("LiteLLM_UserTable", "user_id", _ids(args[0] if args else None), ctx)
+
+
+async def _own_teams(args: Sequence[Any], ctx: TenantContext) -> bool:
+    return await _none_foreign("LiteLLM_TeamTable", "team_id", _ids(args[0] if args else None), ctx)
+
+
+async def _own_team_and_users(args: Sequence[Any], ctx: TenantContext) -> bool:
+    return len(args) >= 2 and await _own_teams(args[:1], ctx) and await _own_users(args[1:], ctx)
 
 
 def _normalise(sql: str) -> str:
@@ -59,6 +104,31 @@ SAFE_STATEMENTS: tuple[SafeStatement, ...] = (
         "key_auth_combined_view",
         re.compile(r'^SELECT v\.\*, .* FROM "LiteLLM_VerificationToken" AS v .* WHERE v\.token = \$1$'),
         "key authentication: one row, selected by the hash of the key the caller presented",
+        _own_token,
+    ),
+    SafeStatement(
+        "user_rows_lock",
+        re.compile(
+            r'^SELECT user_id FROM "LiteLLM_UserTable" WHERE user_id = ANY\(\$1::text\[\]\) '
+            r'ORDER BY user_id COLLATE "C" FOR UPDATE$'
+        ),
+        "team member changes lock the named user rows; returns only the ids it was given",
+        _own_users,
+    ),
+    SafeStatement(
+        "detach_team_from_users",
+        re.compile(
+            r'^UPDATE "LiteLLM_UserTable" SET teams = array_remove\(teams, \$1\), '
+            r"updated_at = \(NOW\(\) AT TIME ZONE 'UTC'\) WHERE user_id = ANY\(\$2::text\[\]\)$"
+        ),
+        "removes the account's own team from the account's own users",
+        _own_team_and_users,
+    ),
+    SafeStatement(
+        "strip_deleted_teams_from_users",
+        re.compile(r'^UPDATE "LiteLLM_UserTable" SET teams = ARRAY\( SELECT kept\.team_id FROM unnest\(teams\)'),
+        "team deletion removes the deleted (own) team ids from user rows",
+        _own_teams,
     ),
 )
 
@@ -67,15 +137,20 @@ def touches_tenant_tables(sql: str) -> bool:
     return _TENANT_TABLE_RE.search(sql) is not None
 
 
-def guard_raw_sql(sql: str, args: Sequence[Any]) -> None:
+async def guard_raw_sql(sql: str, args: Sequence[Any]) -> None:
     ctx = peek_tenant()
     if ctx is None or ctx.unrestricted or raw_sql_reviewed.get():
         return
     if not touches_tenant_tables(sql):
         return
     normalised = _normalise(sql)
-    if any(s.pattern.match(normalised) for s in SAFE_STATEMENTS):
-        return
+    for statement in SAFE_STATEMENTS:
+        if statement.pattern.match(normalised):
+            if statement.check is None or await statement.check(args, ctx):
+                return
+            log.warning("reviewed raw statement refused for its arguments", extra={"statement": statement.name})
+            break
+    log.warning("raw SQL refused", extra={"statement": normalised[:200]})
     raise RawSqlRefused(
         "this operation runs raw SQL over tenant data and is not available to account principals",
         hint="use the account-scoped endpoint, or ask the super admin",

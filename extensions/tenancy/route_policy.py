@@ -44,7 +44,7 @@ DEFAULT_POLICY_PATH = Path(__file__).with_name("routes.toml")
 _ANY, _WS, _MOUNT = "*", "WS", "MOUNT"
 _HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _ENTRY_METHODS = _HTTP_METHODS | {_ANY, _WS, _MOUNT}
-_GROUP_KEYS = frozenset({"class", "reason", "routes", "handler", "guards"})
+_GROUP_KEYS = frozenset({"class", "reason", "routes", "handler", "guards", "raw_sql_reviewed"})
 
 # Starlette's path convertors (starlette.convertors.CONVERTOR_TYPES).
 _CONVERTORS = {
@@ -81,6 +81,7 @@ class Classification:
     reason: str
     handler: str | None = None  # replacement handler id, for RouteClass.REPLACED only
     guards: tuple[str, ...] = ()  # body fields tenant requests may carry only once validated
+    raw_sql_reviewed: bool = False  # every raw statement the handler reaches is account-safe
 
     @property
     def route(self) -> str:
@@ -187,14 +188,19 @@ def _parse_groups(data: Mapping[str, Any]) -> list[Classification]:
         elif handler is not None:
             raise ConfigurationError(f"route policy {where}: only replaced groups have a handler")
         guards = tuple(_as_str_list(group.get("guards", []), f"{where} guards"))
-        if guards and route_class is not RouteClass.TENANT:
-            raise ConfigurationError(f"route policy {where}: guards are for tenant groups only")
+        reviewed = group.get("raw_sql_reviewed", False)
+        if not isinstance(reviewed, bool):
+            raise ConfigurationError(f"route policy {where}: raw_sql_reviewed must be true or false")
+        if (guards or reviewed) and route_class is not RouteClass.TENANT:
+            raise ConfigurationError(f"route policy {where}: guards/raw_sql_reviewed need class tenant")
         routes = _as_str_list(group.get("routes"), f"{where} routes")
         if not routes:
             raise ConfigurationError(f"route policy {where}: no routes")
         for text in routes:
             method, template = _parse_entry(text, where)
-            entries.append(Classification(method, template, route_class, reason.strip(), handler, guards))
+            entries.append(
+                Classification(method, template, route_class, reason.strip(), handler, guards, reviewed)
+            )
     return entries
 
 

@@ -269,7 +269,7 @@ class ScopedPrisma:
 
 def _guarded_raw(method: Callable[..., Any]) -> Callable[..., Any]:
     async def call(query: str, *args: Any, **kwargs: Any) -> Any:
-        guard_raw_sql(query, args)
+        await guard_raw_sql(query, args)
         return await method(query, *args, **kwargs)
 
     return call

@@ -30,12 +30,15 @@ class ProxyProcess:
         workers: int = 1,
         extra_env: dict[str, str] | None = None,
         command: list[str] | None = None,
+        log_dir: Path | None = None,
     ) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.master_key = master_key
         self.workers = workers
-        self.log_path = workdir / f"proxy-{self.port}.log"
+        log_dir = log_dir or Path(os.environ.get("ATRIUM_TEST_LOG_DIR", workdir))
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_dir / f"proxy-{self.port}.log"
         config_path: Path | None = None
         if config is not None:
             config_path = workdir / f"config-{self.port}.yaml"

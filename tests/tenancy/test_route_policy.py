@@ -184,6 +184,19 @@ def test_classification_carries_reason_handler_and_guards(policy: RoutePolicy) -
     assert guarded.route == "POST /key/generate"
 
 
+def test_raw_sql_review_is_explicit_and_only_where_verified(policy: RoutePolicy) -> None:
+    reviewed = {e.route for e in policy.entries if e.raw_sql_reviewed}
+    assert {
+        "POST /team/member_add",
+        "POST /team/delete",
+        "POST /user/delete",
+        "POST /team/update",
+    } <= reviewed
+    # raw SQL there only runs for an unvalidated access_group_ids: the raw SQL guard must refuse it
+    assert "POST /key/generate" not in reviewed and "POST /key/update" not in reviewed
+    assert all(e.route_class is RouteClass.TENANT for e in policy.entries if e.raw_sql_reviewed)
+
+
 def test_classify_is_cached_and_fast(policy: RoutePolicy) -> None:
     assert policy.classify("GET", "/key/sk-1/regenerate") is policy.classify("get", "/key/sk-1/regenerate")
     paths = [f"/v1/files/file-{i}/content" for i in range(2000)]
@@ -358,6 +371,8 @@ def test_docs_list_every_replacement_handler(policy: RoutePolicy) -> None:
         '[[group]]\nclass = "replaced"\nreason = "r"\nroutes = ["GET /a"]\n',  # no handler
         '[[group]]\nclass = "tenant"\nreason = "r"\nhandler = "h"\nroutes = ["GET /a"]\n',
         '[[group]]\nclass = "llm"\nreason = "r"\nguards = ["x"]\nroutes = ["GET /a"]\n',
+        '[[group]]\nclass = "llm"\nreason = "r"\nraw_sql_reviewed = true\nroutes = ["GET /a"]\n',
+        '[[group]]\nclass = "tenant"\nreason = "r"\nraw_sql_reviewed = "yes"\nroutes = ["GET /a"]\n',
         '[[group]]\nclass = "root"\nreason = "r"\nroutes = ["GET /a"]\n',
         '[[group]]\nclass = "tenant"\nreason = ""\nroutes = ["GET /a"]\n',
         '[[group]]\nclass = "tenant"\nreason = "r"\nroutes = ["FETCH /a"]\n',

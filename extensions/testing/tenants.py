@@ -1,0 +1,79 @@
+"""Build an account the way a customer would, through the real proxy's HTTP API.
+
+Each account gets an admin (Atrium account admin with a key), a team, a member with a
+key in that team, and some spend. Every identifier carries the account's ``canary``
+prefix, so an isolation test can scan any response for another account's canary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import openai
+
+__all__ = ["AccountWorld", "build_account"]
+
+
+@dataclass
+class AccountWorld:
+    slug: str
+    account_id: str
+    admin_user: str
+    admin_key: str
+    admin_token: str
+    team_id: str
+    member_user: str
+    member_key: str
+    member_token: str
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def canaries(self) -> list[str]:
+        """Strings that must never appear in another account's responses."""
+        return [self.account_id, self.team_id, self.admin_token, self.member_token, f"{self.slug}-"]
+
+    def client(self, base_url: str, key: str) -> httpx.Client:
+        return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+
+def _ok(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code != 200:
+        raise AssertionError(f"{response.request.method} {response.request.url}: {response.status_code} {response.text}")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def build_account(base_url: str, master_key: str, slug: str, model: str = "gpt-fake") -> AccountWorld:
+    root = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {master_key}"}, timeout=30)
+    account = _ok(root.post("/account/new", json={"name": slug.title(), "slug": slug, "email_domains": [f"{slug}.example"]}))
+    account_id = account["account_id"]
+    admin_user = f"{slug}-admin"
+    _ok(root.post("/account/admin/add", json={"account_id": account_id, "user_id": admin_user}))
+    acting = httpx.Client(
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {master_key}", "X-Atrium-Account": account_id},
+        timeout=30,
+    )
+    admin_key = _ok(acting.post("/key/generate", json={"user_id": admin_user, "key_alias": f"{slug}-admin-key"}))
+    admin = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {admin_key['key']}"}, timeout=30)
+    team = _ok(admin.post("/team/new", json={"team_alias": f"{slug}-team", "models": [model]}))
+    member_user = f"{slug}-member"
+    _ok(admin.post("/user/new", json={"user_id": member_user, "user_email": f"member@{slug}.example",
+                                      "user_role": "internal_user", "teams": [team["team_id"]]}))
+    member_key = _ok(admin.post("/key/generate", json={"user_id": member_user, "team_id": team["team_id"],
+                                                        "models": [model], "key_alias": f"{slug}-member-key"}))
+    client = openai.OpenAI(api_key=member_key["key"], base_url=f"{base_url}/v1")
+    client.chat.completions.create(model=model, messages=[{"role": "user", "content": f"{slug} spend"}])
+    return AccountWorld(
+        slug=slug,
+        account_id=account_id,
+        admin_user=admin_user,
+        admin_key=admin_key["key"],
+        admin_token=admin_key["token"],
+        team_id=team["team_id"],
+        member_user=member_user,
+        member_key=member_key["key"],
+        member_token=member_key["token"],
+    )

@@ -1,0 +1,475 @@
+"""Gateway overhead: ``atrium serve`` against vanilla LiteLLM on the same fake upstream.
+
+    .venv/bin/python scripts/bench_overhead.py [--concurrency 32] [--duration 15] [--rounds 3]
+
+Both proxies run at the same time, from the same config (model list pointing at one fake
+upstream process, same master key), on the same freshly created and migrated PostgreSQL
+database, with the same Prisma engine and worker count. Load comes from a separate
+process (httpx, HTTP/1.1 keep-alive, fixed concurrency) driving non-streaming
+``/v1/chat/completions`` with a virtual key generated on each proxy; rounds alternate
+vanilla, atrium, vanilla, ... so machine noise hits both alike. Only 200 responses count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from extensions import litellm_adapter
+from extensions.db.migrate import discover, migrate
+from extensions.prisma_engine import engine_env, select_engine
+from extensions.testing.fake_upstream import free_port
+from extensions.testing.proxy_process import ProxyProcess
+from extensions.testing.services import with_database
+
+ROOT = Path(__file__).resolve().parents[1]
+MASTER_KEY = "sk-bench-master-0123456789"
+DEFAULT_SERVER_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+SINGLE_MODEL = "bench-model"
+ROUND_SETTLE_S = 1.0  # each round opens its connections during this uncounted second
+PROXIES = ("vanilla", "atrium")
+# Same for both: LiteLLM's logger and, for the `litellm` CLI, uvicorn at WARNING (no access
+# log line per request; `atrium serve` runs uvicorn at WARNING already).
+COMMON_ENV = {"LITELLM_LOG": "WARNING"}
+
+
+# -- load generation (runs in its own process) ---------------------------------------------
+@dataclass(frozen=True)
+class RoundSpec:
+    base_url: str
+    targets: tuple[tuple[str, str], ...]  # (virtual key, model), used round-robin
+    concurrency: int
+    duration: float
+    settle: float = ROUND_SETTLE_S
+
+
+@dataclass
+class RoundResult:
+    ok: int  # 200 responses inside the measured window
+    seconds: float
+    latencies_ms: list[float]
+    errors: dict[str, int]
+    ok_all: int  # 200 responses of the whole round (settle second included), for CPU per request
+
+    @property
+    def rps(self) -> float:
+        return self.ok / self.seconds
+
+
+def run_round(spec: RoundSpec) -> RoundResult:
+    """Entry point of the load process: one round against one proxy."""
+    return asyncio.run(_drive(spec))
+
+
+async def _drive(spec: RoundSpec) -> RoundResult:
+    bodies = [
+        (
+            {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            json.dumps({"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 16}),
+        )
+        for key, model in spec.targets
+    ]
+    latencies: list[float] = []
+    errors: Counter[str] = Counter()
+    ok_all = 0
+    limits = httpx.Limits(max_connections=spec.concurrency, max_keepalive_connections=spec.concurrency)
+    async with httpx.AsyncClient(base_url=spec.base_url, limits=limits, timeout=60.0) as client:
+        begin = time.perf_counter() + spec.settle
+        end = begin + spec.duration
+
+        async def worker(n: int) -> None:
+            nonlocal ok_all
+            while (t0 := time.perf_counter()) < end:
+                headers, body = bodies[n % len(bodies)]
+                n += spec.concurrency
+                try:
+                    status = str(
+                        (await client.post("/v1/chat/completions", content=body, headers=headers)).status_code
+                    )
+                except httpx.HTTPError as exc:
+                    status = type(exc).__name__
+                t1 = time.perf_counter()
+                ok_all += status == "200"
+                if not begin <= t1 <= end:
+                    continue  # completed during the settle second or after the window
+                if status == "200":
+                    latencies.append((t1 - t0) * 1000)
+                else:
+                    errors[status] += 1
+
+        await asyncio.gather(*(worker(i) for i in range(spec.concurrency)))
+    return RoundResult(len(latencies), spec.duration, latencies, dict(errors), ok_all)
+
+
+# -- proxy CPU accounting (Linux /proc; None elsewhere) --------------------------------------
+def _processes() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, user+system CPU seconds) of every process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            found[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+def proxy_pid(port: int) -> int | None:
+    """Our child process serving ``port`` (both proxies are started with ``--port <port>``)."""
+    try:
+        for pid, (ppid, _) in _processes().items():
+            if ppid == os.getpid():
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                if b"--port" in argv and str(port).encode() in argv:
+                    return pid
+    except OSError:
+        pass
+    return None
+
+
+def tree_cpu_seconds(root_pid: int | None) -> float | None:
+    """CPU of a process and all its descendants (uvicorn workers, the Prisma engine)."""
+    if root_pid is None:
+        return None
+    try:
+        procs = _processes()
+    except (OSError, ValueError):
+        return None
+    total, todo = 0.0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        total += procs.get(pid, (0, 0.0))[1]
+        todo.extend(child for child, (ppid, _) in procs.items() if ppid == pid)
+    return total
+
+
+# -- set-up --------------------------------------------------------------------------------
+@dataclass
+class Workload:
+    config: dict[str, Any]
+    key_models: list[list[str]]  # models of each virtual key to generate
+
+
+def build_workload(upstream_base: str, accounts: int, models_per_account: int) -> Workload:
+    """One model and one key; or ``accounts`` keys, each with its own ``models_per_account``."""
+
+    def deployment(name: str) -> dict[str, Any]:
+        params = {"model": f"openai/{name}", "api_base": upstream_base, "api_key": "sk-bench-upstream"}
+        return {"model_name": name, "litellm_params": params}
+
+    if accounts <= 0:
+        groups = [[SINGLE_MODEL]]
+    else:
+        # Stub for per-account keys: for now every "account" is a global key over its own models
+        # (measures the effect of the model count); real /account/new accounts come later.
+        groups = [[f"acct{a:03d}-m{m:02d}" for m in range(models_per_account)] for a in range(accounts)]
+    config = {
+        "model_list": [deployment(name) for group in groups for name in group],
+        "general_settings": {"master_key": MASTER_KEY},
+    }
+    return Workload(config, groups)
+
+
+async def create_database(server_dsn: str) -> str:
+    name = f"bench_overhead_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(server_dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    dsn = with_database(server_dsn, name)
+    await migrate(dsn, discover(litellm_adapter.shipped_migrations_dir(), ROOT / "prisma" / "migrations"))
+    return dsn
+
+
+async def drop_database(server_dsn: str, dsn: str) -> None:
+    conn = await asyncpg.connect(server_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{dsn.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def start_upstream(port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "extensions.testing.fake_upstream", "--port", str(port), "--name", "bench"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError("fake upstream did not start")
+
+
+def make_proxies(workdir: Path, dsn: str, config: dict[str, Any], workers: int) -> dict[str, ProxyProcess]:
+    vanilla_env = {
+        **COMMON_ENV,
+        "DISABLE_SCHEMA_UPDATE": "true",
+        "STORE_MODEL_IN_DB": "True",
+        **engine_env(select_engine()),
+    }
+    vanilla = ProxyProcess(
+        workdir,
+        database_url=dsn,
+        master_key=MASTER_KEY,
+        config=config,
+        extra_env=vanilla_env,
+        command=["litellm"],
+    )
+    vanilla.command = [
+        str(Path(sys.executable).parent / "litellm"),
+        *("--config", str(vanilla.config_path), "--host", "127.0.0.1"),
+        *("--port", str(vanilla.port), "--num_workers", str(workers)),
+    ]
+    atrium = ProxyProcess(
+        workdir, database_url=dsn, master_key=MASTER_KEY, config=config, extra_env=COMMON_ENV, workers=workers
+    )
+    return {"vanilla": vanilla, "atrium": atrium}
+
+
+def generate_keys(proxy: ProxyProcess, workload: Workload) -> tuple[tuple[str, str], ...]:
+    targets: list[tuple[str, str]] = []
+    headers = {"Authorization": f"Bearer {MASTER_KEY}"}
+    with httpx.Client(base_url=proxy.base_url, headers=headers, timeout=60) as admin:
+        for models in workload.key_models:
+            reply = admin.post("/key/generate", json={"models": models})
+            if reply.status_code != 200:
+                raise RuntimeError(
+                    f"/key/generate on {proxy.base_url}: {reply.status_code} {reply.text[:300]}"
+                )
+            targets += [(reply.json()["key"], model) for model in models]
+    # Interleave keys so consecutive requests use different keys (and models).
+    per_key = len(workload.key_models[0])
+    return tuple(targets[k * per_key + m] for m in range(per_key) for k in range(len(workload.key_models)))
+
+
+# -- reporting -----------------------------------------------------------------------------
+@dataclass
+class ProxyStats:
+    rounds: list[RoundResult] = field(default_factory=list)
+    cpu_seconds: float | None = 0.0  # proxy process tree, over whole rounds; None: not measurable
+
+    @property
+    def mean_rps(self) -> float:
+        return statistics.fmean(r.rps for r in self.rounds)
+
+    def percentile(self, q: float) -> float:
+        return percentile([x for r in self.rounds for x in r.latencies_ms], q)
+
+    @property
+    def errors(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for r in self.rounds:
+            total.update(r.errors)
+        return dict(total)
+
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        ok = sum(r.ok_all for r in self.rounds)
+        return None if self.cpu_seconds is None or not ok else self.cpu_seconds * 1000 / ok
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def ratios(stats: dict[str, ProxyStats]) -> dict[str, float]:
+    v, a = stats["vanilla"], stats["atrium"]
+    return {
+        "req/s": a.mean_rps / v.mean_rps if v.mean_rps else float("nan"),
+        "p50": a.percentile(0.5) / v.percentile(0.5),
+        "p99": a.percentile(0.99) / v.percentile(0.99),
+    }
+
+
+def render(stats: dict[str, ProxyStats], args: argparse.Namespace, deployments: int, keys: int) -> str:
+    litellm = litellm_adapter.CONTRACT.versions.get("litellm", "")
+    lines = [
+        f"gateway overhead: atrium serve vs vanilla LiteLLM {litellm}",
+        f"concurrency {args.concurrency}, {args.duration:g} s x {args.rounds} round(s) each, interleaved; "
+        f"warm-up {args.warmup:g} s; workers {args.workers}; deployments {deployments}; keys {keys}; "
+        f"{os.cpu_count()} CPU(s), Prisma engine {select_engine().kind}",
+        "",
+        f"{'round':<6}{'proxy':<9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}",
+    ]
+    for i in range(args.rounds):
+        for name in PROXIES:
+            r = stats[name].rounds[i]
+            lines.append(
+                f"{i + 1:<6}{name:<9}{r.rps:>9.1f}{percentile(r.latencies_ms, 0.5):>9.1f}"
+                f"{percentile(r.latencies_ms, 0.99):>9.1f}{sum(r.errors.values()):>8}"
+            )
+    header = f"{'proxy':<9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'CPU ms/req':>12}"
+    lines += ["", f"{header}  req/s per round"]
+    for name in PROXIES:
+        s = stats[name]
+        cpu = f"{s.cpu_ms_per_request:.2f}" if s.cpu_ms_per_request is not None else "n/a"
+        per_round = ", ".join(f"{r.rps:.1f}" for r in s.rounds)
+        lines.append(
+            f"{name:<9}{s.mean_rps:>9.1f}{s.percentile(0.5):>9.1f}{s.percentile(0.99):>9.1f}"
+            f"{sum(s.errors.values()):>8}{cpu:>12}  {per_round}"
+        )
+        if s.errors:
+            lines.append(f"  {name} errors by status: {s.errors}")
+    ratio = ", ".join(f"{k} {v:.3f}x" for k, v in ratios(stats).items())
+    lines += ["", f"ratio atrium/vanilla: {ratio}"]
+    return "\n".join(lines)
+
+
+def as_json(stats: dict[str, ProxyStats]) -> dict[str, Any]:
+    out: dict[str, Any] = {"ratio_atrium_vanilla": ratios(stats)}
+    for name, s in stats.items():
+        out[name] = {
+            "mean_rps": s.mean_rps,
+            "p50_ms": s.percentile(0.5),
+            "p99_ms": s.percentile(0.99),
+            "errors": s.errors,
+            "cpu_ms_per_request": s.cpu_ms_per_request,
+            "rounds": [
+                {
+                    **{k: v for k, v in asdict(r).items() if k != "latencies_ms"},
+                    "rps": r.rps,
+                    "p50_ms": percentile(r.latencies_ms, 0.5),
+                    "p99_ms": percentile(r.latencies_ms, 0.99),
+                }
+                for r in s.rounds
+            ],
+        }
+    return out
+
+
+# -- main ----------------------------------------------------------------------------------
+def measure(
+    proxies: dict[str, ProxyProcess],
+    targets: dict[str, tuple[tuple[str, str], ...]],
+    args: argparse.Namespace,
+) -> dict[str, ProxyStats]:
+    stats = {name: ProxyStats() for name in PROXIES}
+    pids = {name: proxy_pid(proxy.port) for name, proxy in proxies.items()}
+
+    def spec(name: str, duration: float) -> RoundSpec:
+        return RoundSpec(proxies[name].base_url, targets[name], args.concurrency, duration)
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as load:
+        for name in PROXIES:
+            if args.warmup > 0:
+                load.submit(run_round, spec(name, args.warmup)).result()
+        for i in range(args.rounds):
+            for name in PROXIES:
+                before = tree_cpu_seconds(pids[name])
+                result = load.submit(run_round, spec(name, args.duration)).result()
+                after = tree_cpu_seconds(pids[name])
+                s = stats[name]
+                s.rounds.append(result)
+                s.cpu_seconds = (
+                    None
+                    if s.cpu_seconds is None or before is None or after is None
+                    else s.cpu_seconds + after - before
+                )
+                print(f"round {i + 1} {name}: {result.rps:.1f} req/s", file=sys.stderr, flush=True)
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    server_dsn = args.database_url or os.environ.get("DATABASE_URL") or DEFAULT_SERVER_DSN
+    dsn = asyncio.run(create_database(server_dsn))
+    upstream: subprocess.Popen[bytes] | None = None
+    proxies: dict[str, ProxyProcess] = {}
+    tmp = tempfile.TemporaryDirectory(prefix="bench-overhead-")
+    try:
+        port = free_port()
+        upstream = start_upstream(port)
+        workload = build_workload(f"http://127.0.0.1:{port}/v1", args.accounts, args.models_per_account)
+        proxies = make_proxies(Path(tmp.name), dsn, workload.config, args.workers)
+        print(f"starting both proxies (database {dsn.rsplit('/', 1)[1]})", file=sys.stderr, flush=True)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for future in [pool.submit(p.start) for p in proxies.values()]:
+                future.result()
+        targets = {name: generate_keys(proxy, workload) for name, proxy in proxies.items()}
+        stats = measure(proxies, targets, args)
+    finally:
+        for proxy in proxies.values():
+            proxy.stop()
+        if upstream is not None:
+            upstream.terminate()
+            upstream.wait(timeout=10)
+        asyncio.run(drop_database(server_dsn, dsn))
+        tmp.cleanup()
+    print(render(stats, args, len(workload.config["model_list"]), len(workload.key_models)))
+    if args.json:
+        payload = {"settings": vars(args), "cpus": os.cpu_count(), "results": as_json(stats)}
+        Path(args.json).write_text(json.dumps(payload, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog="Results go to stdout; progress to stderr. The database is dropped at the end.",
+    )
+    add = parser.add_argument
+    add("--concurrency", type=int, default=32, help="requests in flight (keep-alive connections), default 32")
+    add("--duration", type=float, default=15.0, help="measured seconds per round, default 15")
+    add("--rounds", type=int, default=3, help="rounds per proxy, interleaved vanilla/atrium, default 3")
+    add(
+        "--warmup",
+        type=float,
+        default=5.0,
+        help="uncounted load per proxy before round 1, seconds, default 5",
+    )
+    add("--workers", type=int, default=1, help="uvicorn workers of each proxy, default 1")
+    add(
+        "--accounts",
+        type=int,
+        default=0,
+        help="0 (default): one model, one key. N>0: N keys (stand-ins for accounts, global keys for "
+        "now), each allowed its own --models-per-account models; N*M deployments in both configs",
+    )
+    add(
+        "--models-per-account",
+        type=int,
+        default=5,
+        help="models (deployments) per key with --accounts, default 5",
+    )
+    add(
+        "--database-url",
+        help="DSN of the PostgreSQL server to use (any database on it, e.g. .../postgres); a fresh "
+        "database is created there, migrated and dropped at the end "
+        f"(default: env DATABASE_URL, else {DEFAULT_SERVER_DSN})",
+    )
+    add("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Deep isolation cases: id guessing, list filters, bulk endpoints, moving keys, spend, acting as."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import httpx
+import openai
+import pytest
+
+from extensions.testing.proxy_process import ProxyProcess
+from extensions.testing.tenants import AccountWorld
+
+
+def leaks(response: httpx.Response, other: AccountWorld) -> list[str]:
+    return [c for c in other.canaries if c in response.text]
+
+
+@pytest.fixture(params=["admin", "member"])
+def principal(request: pytest.FixtureRequest, proxy: ProxyProcess, account_a: AccountWorld) -> httpx.Client:
+    key = account_a.admin_key if request.param == "admin" else account_a.member_key
+    return account_a.client(proxy.base_url, key)
+
+
+def test_key_list_shows_only_own_keys(
+    proxy: ProxyProcess, account_a: AccountWorld, account_b: AccountWorld
+) -> None:
+    admin = account_a.client(proxy.base_url, account_a.admin_key)
+    response = admin.get("/key/list", params={"return_full_object": "true", "size": 100})
+    assert response.status_code == 200, response.text
+    tokens = {k["token"] for k in response.json()["keys"]}
+    assert account_a.member_token in tokens
+    assert not leaks(response, account_b)
+
+
+def test_team_and_user_lists_are_scoped(proxy: ProxyProcess, account_a: AccountWorld, account_b: AccountWorld) -> None:
+    admin = account_a.client(proxy.base_url, account_a.admin_key)
+    for path in ("/team/list", "/v2/team/list", "/user/list"):
+        response = admin.get(path)
+        assert response.status_code == 200, f"{path}: {response.text}"
+        assert account_a.team_id in response.text or path == "/user/list"
+        assert not leaks(response, account_b), path
+
+
+def test_guessing_other_accounts_ids_finds_nothing(
+    principal: httpx.Client, account_b: AccountWorld
+) -> None:
+    probes = [
+        principal.get("/key/info", params={"key": account_b.member_key}),
+        principal.get("/key/info", params={"key": account_b.member_token}),
+        principal.get("/team/info", params={"team_id": account_b.team_id}),
+        principal.get("/user/info", params={"user_id": account_b.member_user}),
+        principal.post("/key/info", json={"keys": [account_b.member_token]}),
+    ]
+    for response in probes:
+        assert response.status_code in (400, 401, 403, 404), f"{response.request.url}: {response.status_code} {response.text}"
+        assert not leaks(response, account_b), response.request.url
+
+
+def test_list_filters_naming_other_accounts_ids(principal: httpx.Client, account_b: AccountWorld) -> None:
+    for params in ({"team_id": account_b.team_id}, {"user_id": account_b.member_user}, {"key_alias": "bravo-member-key"}):
+        response = principal.get("/key/list", params={**params, "return_full_object": "true"})
+        assert not leaks(response, account_b), params
+
+
+def test_cannot_change_or_delete_other_accounts_objects(
+    proxy: ProxyProcess, account_a: AccountWorld, account_b: AccountWorld, master_key: str
+) -> None:
+    admin = account_a.client(proxy.base_url, account_a.admin_key)
+    attempts = [
+        admin.post("/key/update", json={"key": account_b.member_token, "key_alias": "hijacked"}),
+        admin.post("/key/delete", json={"keys": [account_b.member_token]}),
+        admin.post("/key/block", json={"key": account_b.member_token}),
+        admin.post("/team/update", json={"team_id": account_b.team_id, "team_alias": "hijacked"}),
+        admin.post("/team/delete", json={"team_ids": [account_b.team_id]}),
+        admin.post("/user/update", json={"user_id": account_b.member_user, "user_role": "proxy_admin"}),
+        admin.post("/user/delete", json={"user_ids": [account_b.member_user]}),
+        admin.post("/team/member_add", json={"team_id": account_b.team_id, "member": {"role": "user", "user_id": account_a.member_user}}),
+    ]
+    for response in attempts:
+        assert response.status_code != 200 or not leaks(response, account_b), response.request.url
+    # Whatever the status codes said, B's objects are untouched and still work.
+    root = httpx.Client(base_url=proxy.base_url, headers={"Authorization": f"Bearer {master_key}"}, timeout=30)
+    key_info = root.get("/key/info", params={"key": account_b.member_token}).json()["info"]
+    assert key_info.get("key_alias") == "bravo-member-key" and not key_info.get("blocked")
+    team_info = root.get("/team/info", params={"team_id": account_b.team_id}).json()["team_info"]
+    assert team_info["team_alias"] == "bravo-team"
+    user_info = root.get("/user/info", params={"user_id": account_b.member_user}).json()["user_info"]
+    assert user_info["user_role"] == "internal_user"
+    b_client = openai.OpenAI(api_key=account_b.member_key, base_url=f"{proxy.base_url}/v1")
+    b_client.chat.completions.create(model="gpt-fake", messages=[{"role": "user", "content": "still works"}])
+
+
+def test_key_cannot_move_into_other_accounts_team(
+    proxy: ProxyProcess, account_a: AccountWorld, account_b: AccountWorld
+) -> None:
+    admin = account_a.client(proxy.base_url, account_a.admin_key)
+    moved = admin.post("/key/update", json={"key": account_a.member_token, "team_id": account_b.team_id})
+    assert moved.status_code != 200, moved.text
+    created = admin.post("/key/generate", json={"team_id": account_b.team_id})
+    assert created.status_code != 200, created.text
+    info = admin.get("/key/info", params={"key": account_a.member_token}).json()["info"]
+    assert info["team_id"] == account_a.team_id
+
+
+def test_rows_carry_the_right_account(database_url: str, account_a: AccountWorld, account_b: AccountWorld) -> None:
+    async def check() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            for world in (account_a, account_b):
+                for table, column, value in [
+                    ("LiteLLM_VerificationToken", "token", world.member_token),
+                    ("LiteLLM_VerificationToken", "token", world.admin_token),
+                    ("LiteLLM_TeamTable", "team_id", world.team_id),
+                    ("LiteLLM_UserTable", "user_id", world.member_user),
+                ]:
+                    got = await conn.fetchval(f'SELECT account_id FROM "{table}" WHERE {column} = $1', value)
+                    assert got == world.account_id, (table, value, got)
+        finally:
+            await conn.close()
+
+    asyncio.run(check())
+
+
+def test_super_admin_sees_both_and_acting_as_is_scoped(
+    proxy: ProxyProcess, master_key: str, account_a: AccountWorld, account_b: AccountWorld
+) -> None:
+    root = httpx.Client(base_url=proxy.base_url, headers={"Authorization": f"Bearer {master_key}"}, timeout=30)
+    teams = root.get("/team/list").text
+    assert account_a.team_id in teams and account_b.team_id in teams
+    acting = httpx.Client(
+        base_url=proxy.base_url,
+        headers={"Authorization": f"Bearer {master_key}", "X-Atrium-Account": account_a.slug},
+        timeout=30,
+    )
+    scoped = acting.get("/team/list")
+    assert account_a.team_id in scoped.text and not leaks(scoped, account_b)
+    assert acting.get("/config/list").status_code == 403  # acting as A is exactly A's admin
+
+
+def test_global_routes_are_super_admin_only(proxy: ProxyProcess, account_a: AccountWorld) -> None:
+    admin = account_a.client(proxy.base_url, account_a.admin_key)
+    for method, path in [("GET", "/global/spend/logs"), ("POST", "/config/update"), ("GET", "/get/config/callbacks"),
+                         ("GET", "/cache/ping"), ("GET", "/organization/list")]:
+        response = admin.request(method, path, json={} if method == "POST" else None)
+        assert response.status_code == 403, f"{path}: {response.status_code}"
+        assert response.json()["error"]["code"] == "route_not_allowed"
+
+
+def test_unclassified_route_is_denied_to_tenants(proxy: ProxyProcess, account_a: AccountWorld) -> None:
+    admin = account_a.client(proxy.base_url, account_a.admin_key)
+    response = admin.get("/definitely/not/a/route")
+    assert response.status_code == 403
+
+
+def test_existing_openai_clients_work_unchanged(proxy: ProxyProcess, account_a: AccountWorld) -> None:
+    client = openai.OpenAI(api_key=account_a.member_key, base_url=f"{proxy.base_url}/v1")
+    reply = client.chat.completions.create(model="gpt-fake", messages=[{"role": "user", "content": "hello"}])
+    assert reply.choices[0].message.content == "[primary] hello"
+    chunks = client.chat.completions.create(model="gpt-fake", messages=[{"role": "user", "content": "a b"}], stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "[primary] a b"
