@@ -1,11 +1,16 @@
 """The account-resolving ASGI middleware: decides the tenant once per request.
 
 It gives every request an id, asks the resolver who the caller is, applies the route
-policy (default deny for tenant principals: a route nobody classified is closed), and
-runs the rest of the stack inside the resulting :class:`TenantContext`. Routes whose
-LiteLLM handler cannot be scoped are served to tenant principals by Atrium's own
-tenant-scoped handler when one exists, and refused otherwise. Non-HTTP scopes pass
-through untouched.
+policy, and runs the rest of the stack inside the resulting :class:`TenantContext`:
+
+- default deny for tenant principals: a route nobody classified is closed, and so are
+  ``super_admin`` routes and ``replaced`` routes without an Atrium replacement;
+- ``replaced`` routes are served by Atrium's tenant-scoped handler;
+- body fields the policy guards are validated before LiteLLM sees them;
+- raw SQL is allowed for tenants only on routes reviewed for it (``raw_sql_reviewed``).
+
+Websocket handshakes are policed like HTTP requests (method ``WS``); CORS preflight
+requests carry no credentials and pass.
 """
 
 from __future__ import annotations
@@ -14,20 +19,23 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from extensions.errors import AtriumError, RouteNotAllowed
+from extensions.errors import AtriumError, RequestError, RouteNotAllowed
 from extensions.logs import request_id_var
 from extensions.tenancy.context import PrincipalKind, TenantContext, tenant_context
+from extensions.tenancy.guards import check_guards
+from extensions.tenancy.raw_sql import raw_sql_reviewed
 
 __all__ = ["OPEN_TO_TENANTS", "AccountMiddleware", "AnonymousResolver", "Resolver", "error_response"]
 
 log = logging.getLogger("atrium.middleware")
 
 REQUEST_ID_HEADER = "x-request-id"
+OPEN_TO_TENANTS = frozenset({"public", "llm", "tenant"})
 
 
 class Resolver(Protocol):
@@ -39,6 +47,28 @@ class AnonymousResolver:
 
     async def resolve(self, scope: Scope, headers: Headers) -> TenantContext:
         return TenantContext(PrincipalKind.ANONYMOUS)
+
+
+class Classification(Protocol):
+    @property
+    def route(self) -> str: ...
+    @property
+    def route_class(self) -> str: ...
+    @property
+    def handler(self) -> str | None: ...
+    @property
+    def guards(self) -> tuple[str, ...]: ...
+    @property
+    def raw_sql_reviewed(self) -> bool: ...
+
+
+class Policy(Protocol):
+    def classify(self, method: str, path: str) -> Any: ...
+
+
+class Replacements(Protocol):
+    def handles(self, handler: str | None) -> bool: ...
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
 
 
 async def error_response(send: Send, error: AtriumError, request_id: str) -> None:
@@ -58,24 +88,6 @@ async def error_response(send: Send, error: AtriumError, request_id: str) -> Non
     await send({"type": "http.response.body", "body": body})
 
 
-class Classification(Protocol):
-    route: str
-    route_class: str
-    handler: str | None
-
-
-class Policy(Protocol):
-    def classify(self, method: str, path: str) -> Classification | None: ...
-
-
-class Replacements(Protocol):
-    def handles(self, handler: str | None) -> bool: ...
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
-
-
-OPEN_TO_TENANTS = frozenset({"public", "llm", "tenant"})
-
-
 def _denied(path: str, method: str, classification: Classification | None) -> RouteNotAllowed:
     if classification is None:
         return RouteNotAllowed(
@@ -89,6 +101,34 @@ def _denied(path: str, method: str, classification: Classification | None) -> Ro
     )
 
 
+def _route_path(scope: Scope) -> str:
+    path: str = scope.get("path", "/")
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] or "/" if root and path.startswith(root) else path
+
+
+async def _buffer_body(receive: Receive) -> tuple[bytes, Receive]:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
+
+
 class AccountMiddleware:
     def __init__(
         self,
@@ -97,58 +137,90 @@ class AccountMiddleware:
         policy: Policy | None = None,
         replacements: Replacements | None = None,
         resolver_factory: Callable[[], Resolver | None] | None = None,
+        replacements_factory: Callable[[], Replacements | None] | None = None,
     ) -> None:
         self.app = app
         self._resolver = resolver
         self._resolver_factory = resolver_factory
         self.policy = policy
-        self.replacements = replacements
+        self._replacements = replacements
+        self._replacements_factory = replacements_factory
 
     @property
     def resolver(self) -> Resolver:
-        if self._resolver_factory is not None:
-            found = self._resolver_factory()
-            if found is not None:
-                return found
-        return self._resolver or AnonymousResolver()
+        found = self._resolver_factory() if self._resolver_factory is not None else None
+        return found or self._resolver or AnonymousResolver()
+
+    @property
+    def replacements(self) -> Replacements | None:
+        found = self._replacements_factory() if self._replacements_factory is not None else None
+        return found or self._replacements
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
         request_id = headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
         rid_token = request_id_var.set(request_id)
+        raw_token = raw_sql_reviewed.set(False)
         try:
-            try:
-                ctx = await self.resolver.resolve(scope, headers)
-            except AtriumError as exc:
-                log.info("request refused", extra={"code": exc.code, "path": scope.get("path")})
-                await error_response(send, exc, request_id)
+            await self._dispatch(scope, receive, send, headers, request_id)
+        finally:
+            raw_sql_reviewed.reset(raw_token)
+            request_id_var.reset(rid_token)
+
+    async def _refuse(self, scope: Scope, send: Send, error: AtriumError, request_id: str) -> None:
+        log.info("request refused", extra={"code": error.code, "path": scope.get("path")})
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": error.message[:120]})
+        else:
+            await error_response(send, error, request_id)
+
+    async def _dispatch(
+        self, scope: Scope, receive: Receive, send: Send, headers: Headers, request_id: str
+    ) -> None:
+        is_ws = scope["type"] == "websocket"
+        method = "WS" if is_ws else scope.get("method", "GET")
+        if method == "OPTIONS" and "access-control-request-method" in headers:
+            await self.app(scope, receive, send)  # CORS preflight: no credentials, no data
+            return
+        try:
+            ctx = await self.resolver.resolve(scope, headers)
+        except AtriumError as exc:
+            await self._refuse(scope, send, exc, request_id)
+            return
+        scope.setdefault("state", {})["atrium_tenant"] = ctx
+        target: ASGIApp = self.app
+        if ctx.is_tenant_principal and ctx.principal is not PrincipalKind.ANONYMOUS and self.policy is not None:
+            path = _route_path(scope)
+            classification = self.policy.classify(method, path)
+            route_class = str(classification.route_class) if classification is not None else None
+            replacements = self.replacements
+            if route_class == "replaced" and replacements is not None and replacements.handles(classification.handler):
+                target = replacements
+            elif route_class not in OPEN_TO_TENANTS:
+                await self._refuse(scope, send, _denied(path, method, classification), request_id)
                 return
-            scope.setdefault("state", {})["atrium_tenant"] = ctx
-            target: ASGIApp = self.app
-            if ctx.is_tenant_principal and ctx.principal is not PrincipalKind.ANONYMOUS and self.policy:
-                method, path = scope.get("method", "GET"), scope.get("path", "/")
-                classification = self.policy.classify(method, path)
-                route_class = classification.route_class if classification else None
-                if route_class == "replaced" and self.replacements is not None and classification is not None:
-                    if not self.replacements.handles(classification.handler):
-                        await error_response(send, _denied(path, method, None), request_id)
-                        return
-                    target = self.replacements
-                elif route_class not in OPEN_TO_TENANTS:
-                    log.info("route denied", extra={"path": path, "route_class": route_class})
-                    await error_response(send, _denied(path, method, classification), request_id)
+            if classification is not None and classification.raw_sql_reviewed:
+                raw_sql_reviewed.set(True)
+            if classification is not None and classification.guards and not is_ws:
+                body, receive = await _buffer_body(receive)
+                try:
+                    parsed = json.loads(body) if body.strip() else None
+                except ValueError:
+                    parsed = None  # not JSON: LiteLLM answers the parse error itself
+                try:
+                    with tenant_context(ctx):
+                        await check_guards(tuple(classification.guards), parsed, ctx)
+                except (AtriumError, RequestError) as exc:
+                    await self._refuse(scope, send, exc, request_id)
                     return
 
-            async def send_with_id(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    message.setdefault("headers", [])
-                    message["headers"] = [*message["headers"], (REQUEST_ID_HEADER.encode(), request_id.encode())]
-                await send(message)
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER.encode(), request_id.encode())]
+            await send(message)
 
-            with tenant_context(ctx):
-                await target(scope, receive, send_with_id)
-        finally:
-            request_id_var.reset(rid_token)
+        with tenant_context(ctx):
+            await target(scope, receive, send_with_id if not is_ws else send)
