@@ -13,6 +13,7 @@ HTTP responses; library errors are converted at the boundary with ``raise ... fr
      ├── TenancyError
      │    ├── NoTenantContext      (code asked for the tenant where none was decided)
      │    ├── AccountNotResolved   (credentials valid, account unknown: fail closed)
+     │    ├── InvalidCredential    (a token hash presented as a key)
      │    ├── AccountInactive      (suspended or deleted account)
      │    └── RouteNotAllowed      (route not classified as safe for tenant principals)
      └── RequestError              (bad input: 400/404/409)
@@ -32,6 +33,7 @@ __all__ = [
     "ConfigurationError",
     "Conflict",
     "EngineError",
+    "InvalidCredential",
     "MigrationError",
     "NoTenantContext",
     "NotFound",
@@ -102,6 +104,11 @@ class NoTenantContext(TenancyError):
 class AccountNotResolved(TenancyError):
     code = "account_not_resolved"
     status = 403
+
+
+class InvalidCredential(TenancyError):
+    code = "invalid_api_key"
+    status = 401
 
 
 class AccountInactive(TenancyError):

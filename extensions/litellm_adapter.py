@@ -33,6 +33,9 @@ __all__ = [
     "Contract",
     "Internal",
     "api_key_from_headers",
+    "api_key_from_query",
+    "query_key_allowed",
+    "query_key_wins",
     "assert_compatible",
     "compatibility_problems",
     "custom_logger_class",
@@ -276,6 +279,29 @@ def hash_token(token: str) -> str:
 def custom_logger_class() -> type:
     cls: type = importlib.import_module("litellm.integrations.custom_logger").CustomLogger
     return cls
+
+
+# LiteLLM 1.108.7 reads a `key` query parameter as the credential on Google-style routes:
+# the Gemini pass-through prefers it over every header (verified against the running
+# proxy); generateContent routes use it when no header carries a key.
+_QUERY_KEY_WINS = ("/gemini/",)
+_QUERY_KEY_FALLBACK = (":generateContent", ":streamGenerateContent", ":countTokens", ":embedContent")
+
+
+def query_key_wins(path: str) -> bool:
+    return path.startswith(_QUERY_KEY_WINS)
+
+
+def query_key_allowed(path: str) -> bool:
+    return query_key_wins(path) or any(marker in path for marker in _QUERY_KEY_FALLBACK)
+
+
+def api_key_from_query(scope: Mapping[str, Any]) -> str | None:
+    from urllib.parse import parse_qs
+
+    raw = scope.get("query_string", b"")
+    values = parse_qs(raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)).get("key")
+    return values[0] if values else None
 
 
 def api_key_from_headers(headers: Mapping[str, str]) -> str | None:

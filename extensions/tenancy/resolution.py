@@ -15,6 +15,7 @@ global rows. An unknown key resolves to anonymous and LiteLLM rejects it.
 from __future__ import annotations
 
 import hmac
+import re
 import logging
 import os
 import time
@@ -27,7 +28,7 @@ from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from extensions import litellm_adapter
-from extensions.errors import AccountInactive, AccountNotResolved
+from extensions.errors import AccountInactive, AccountNotResolved, InvalidCredential
 from extensions.tenancy.context import PrincipalKind, TenantContext
 
 __all__ = ["ACCOUNT_HEADER", "AccountState", "KeyRecord", "TenantResolver"]
@@ -35,6 +36,7 @@ __all__ = ["ACCOUNT_HEADER", "AccountState", "KeyRecord", "TenantResolver"]
 log = logging.getLogger("atrium.resolution")
 
 ACCOUNT_HEADER = "x-atrium-account"
+_TOKEN_HASH = re.compile(r"^[0-9a-f]{64}$")
 UI_SESSION_TEAM = "litellm-dashboard"
 
 _KEY_SQL = """
@@ -148,20 +150,34 @@ class TenantResolver:
         return state
 
     # -- resolution ---------------------------------------------------------------------
-    def _presented_key(self, headers: Headers) -> str | None:
+    def _presented_key(self, scope: Scope, headers: Headers) -> str | None:
+        """The credential LiteLLM itself will authenticate, so both decide on the same key."""
+        query_key = litellm_adapter.api_key_from_query(scope)
+        if query_key and litellm_adapter.query_key_wins(scope.get("path", "")):
+            return query_key
         key = litellm_adapter.api_key_from_headers(headers)
         if key:
             return key
+        if query_key and litellm_adapter.query_key_allowed(scope.get("path", "")):
+            return query_key
         return _ui_cookie_key(headers)
 
     async def resolve(self, scope: Scope, headers: Headers) -> TenantContext:
-        key = self._presented_key(headers)
+        key = self._presented_key(scope, headers)
         if not key:
             return TenantContext(PrincipalKind.ANONYMOUS)
         master = litellm_adapter.master_key() or os.environ.get("LITELLM_MASTER_KEY")
         if master and hmac.compare_digest(key.encode(), master.encode()):
             return await self._super_admin(headers, token_hash=None)
-        token_hash = key if not key.startswith("sk-") else litellm_adapter.hash_token(key)
+        if _TOKEN_HASH.match(key):
+            # LiteLLM refuses hashes too, but only after queueing a usage update on the key the
+            # hash names; refusing here leaves no trace on someone else's key.
+            raise InvalidCredential(
+                "a key hash is not a credential", hint="send the API key itself (it starts with sk-)"
+            )
+        if not key.startswith("sk-"):
+            return TenantContext(PrincipalKind.ANONYMOUS)
+        token_hash = litellm_adapter.hash_token(key)
         record = await self._key(token_hash)
         if record is None:
             return TenantContext(PrincipalKind.ANONYMOUS)

@@ -104,3 +104,18 @@ async def test_key_cannot_point_at_another_accounts_team(conn: asyncpg.Connectio
     )
     with pytest.raises(asyncpg.CheckViolationError, match="belongs to another account"):
         await conn.execute('UPDATE "LiteLLM_VerificationToken" SET team_id = $2 WHERE token = $1', token, team)
+
+
+async def test_unauthenticated_failure_logs_are_not_attributed(conn: asyncpg.Connection) -> None:
+    account = await _account(conn)
+    token = uuid.uuid4().hex
+    await conn.execute('INSERT INTO "LiteLLM_VerificationToken" (token, account_id) VALUES ($1, $2)', token, account)
+    request_id = uuid.uuid4().hex
+    await conn.execute(
+        'INSERT INTO "LiteLLM_SpendLogs" (request_id, call_type, api_key, "startTime", "endTime", status, metadata) '
+        "VALUES ($1, 'acompletion', $2, now(), now(), 'failure', "
+        """'{"error_information": {"error_code": "401"}}'::jsonb)""",
+        request_id,
+        token,
+    )
+    assert await conn.fetchval('SELECT account_id FROM "LiteLLM_SpendLogs" WHERE request_id = $1', request_id) is None
