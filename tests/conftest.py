@@ -16,6 +16,7 @@ import pytest
 from extensions import litellm_adapter
 from extensions.db.migrate import discover, migrate
 from extensions.testing.fake_upstream import FakeUpstream
+from tests_support_config import gateway_config
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.services import PostgresServer, RedisServer
 
@@ -74,33 +75,6 @@ def upstream() -> Iterator[FakeUpstream]:
     server = FakeUpstream("primary").start()
     yield server
     server.stop()
-
-
-def gateway_config(upstream: FakeUpstream) -> dict:  # type: ignore[type-arg]
-    return {
-        "model_list": [
-            {
-                "model_name": "gpt-fake",
-                "litellm_params": {
-                    "model": "openai/gpt-fake",
-                    "api_base": upstream.base_url,
-                    "api_key": "sk-upstream-primary",
-                    "input_cost_per_token": 0.001,
-                    "output_cost_per_token": 0.002,
-                },
-            },
-            {
-                "model_name": "embed-fake",
-                "litellm_params": {
-                    "model": "openai/embed-fake",
-                    "api_base": upstream.base_url,
-                    "api_key": "sk-upstream-primary",
-                },
-            },
-        ],
-        # Write spend every second instead of every 10 s, so tests need not wait long.
-        "general_settings": {"proxy_batch_write_at": 1},
-    }
 
 
 @pytest.fixture(scope="session")

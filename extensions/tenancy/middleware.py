@@ -35,6 +35,7 @@ __all__ = ["OPEN_TO_TENANTS", "AccountMiddleware", "AnonymousResolver", "Resolve
 log = logging.getLogger("atrium.middleware")
 
 REQUEST_ID_HEADER = "x-request-id"
+PUBLIC_ROUTE = TenantContext(PrincipalKind.SYSTEM, user_id="public-route")
 OPEN_TO_TENANTS = frozenset({"public", "llm", "tenant"})
 
 
@@ -190,6 +191,12 @@ class AccountMiddleware:
         except AtriumError as exc:
             await self._refuse(scope, send, exc, request_id)
             return
+        if ctx.principal is PrincipalKind.ANONYMOUS and self.policy is not None:
+            public = self.policy.classify(method, _route_path(scope))
+            if public is not None and str(public.route_class) == "public":
+                # Login, SSO callbacks and onboarding look a user up by the credential they present,
+                # whichever account it belongs to; the keys they mint are stamped by the database.
+                ctx = PUBLIC_ROUTE
         scope.setdefault("state", {})["atrium_tenant"] = ctx
         target: ASGIApp = self.app
         if ctx.is_tenant_principal and ctx.principal is not PrincipalKind.ANONYMOUS and self.policy is not None:

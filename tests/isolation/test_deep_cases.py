@@ -162,3 +162,42 @@ def test_existing_openai_clients_work_unchanged(proxy: ProxyProcess, account_a: 
     assert reply.choices[0].message.content == "[primary] hello"
     chunks = client.chat.completions.create(model="gpt-fake", messages=[{"role": "user", "content": "a b"}], stream=True)
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "[primary] a b"
+
+
+def test_ui_session_of_a_tenant_user_is_scoped(
+    proxy: ProxyProcess, account_a: AccountWorld, account_b: AccountWorld
+) -> None:
+    admin = account_a.client(proxy.base_url, account_a.admin_key)
+    created = admin.post("/user/new", json={"user_id": "alpha-ui", "user_email": "ui@alpha.example",
+                                           "user_role": "internal_user"})
+    assert created.status_code == 200, created.text
+    # LiteLLM's own onboarding: invitation -> onboarding session -> the user sets a password.
+    invitation = admin.post("/invitation/new", json={"user_id": "alpha-ui"})
+    assert invitation.status_code == 200, invitation.text
+    link = invitation.json()["id"]
+    onboarding = httpx.get(f"{proxy.base_url}/onboarding/get_token", params={"invite_link": link}, timeout=30)
+    assert onboarding.status_code == 200, onboarding.text
+    import jwt
+
+    onboarding_jwt = jwt.decode(onboarding.json()["token"], options={"verify_signature": False})["key"]
+    claimed = httpx.post(f"{proxy.base_url}/onboarding/claim_token", timeout=30,
+                         headers={"Authorization": f"Bearer {onboarding_jwt}"},
+                         json={"invitation_link": link, "user_id": "alpha-ui", "password": "Correct-Horse-42!"})
+    assert claimed.status_code == 200, claimed.text
+    login = httpx.post(f"{proxy.base_url}/v2/login", json={"username": "ui@alpha.example", "password": "Correct-Horse-42!"},
+                       timeout=30)
+    assert login.status_code == 200, login.text
+    cookie = login.cookies.get("token")
+    assert cookie, f"no session cookie: {login.headers}"
+    # The UI sends the session as the cookie; Atrium resolves it to the user's account.
+    session = httpx.Client(base_url=proxy.base_url, cookies={"token": cookie}, timeout=30)
+    me = session.get("/key/list")
+    assert me.status_code in (200, 401, 403), me.text
+    assert not leaks(me, account_b)
+
+    claims = jwt.decode(cookie, options={"verify_signature": False})
+    bearer = account_a.client(proxy.base_url, claims["key"])
+    listed = bearer.get("/key/list", params={"return_full_object": "true"})
+    assert listed.status_code == 200, listed.text
+    assert not leaks(listed, account_b)
+    assert bearer.get("/config/list").status_code == 403
