@@ -27,6 +27,7 @@ from extensions.tenancy.context import system_context
 from extensions.tenancy.invalidation import make_bus
 from extensions.tenancy.middleware import AccountMiddleware
 from extensions.tenancy.resolution import TenantResolver
+from extensions.tenancy.route_policy import load_policy
 from extensions.tenancy.scoped_db import ScopedPrisma
 
 __all__ = ["build_app", "install"]
@@ -79,13 +80,7 @@ def install(app: FastAPI) -> FastAPI:
     if getattr(app.state, "atrium_installed", False):
         return app
     configure_logging(os.environ.get("ATRIUM_LOG_LEVEL", "INFO"))
-    try:
-        from extensions.tenancy.route_policy import load_policy
-
-        policy = load_policy()
-    except ImportError:  # TEMPORARY until the route policy lands
-        policy = None
-    app.add_middleware(AccountMiddleware, resolver_factory=lambda: runtime.resolver, policy=policy)
+    app.add_middleware(AccountMiddleware, resolver_factory=lambda: runtime.resolver, policy=load_policy())
     install_error_handlers(app)
     app.include_router(get_status_router())
     app.include_router(get_accounts_router())

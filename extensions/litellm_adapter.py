@@ -34,8 +34,6 @@ __all__ = [
     "Internal",
     "api_key_from_headers",
     "api_key_from_query",
-    "query_key_allowed",
-    "query_key_wins",
     "assert_compatible",
     "compatibility_problems",
     "custom_logger_class",
@@ -45,6 +43,8 @@ __all__ = [
     "master_key",
     "prisma_client",
     "proxy_app",
+    "query_key_allowed",
+    "query_key_wins",
     "shipped_migrations_dir",
     "wrap_prisma_db",
 ]
@@ -180,9 +180,7 @@ def compatibility_problems(contract: Contract = CONTRACT, *, check_internals: bo
         migrations = sorted(p.name for p in shipped_migrations_dir().iterdir() if p.is_dir())
         newest = migrations[-1] if migrations else "none"
         if newest != contract.newest_migration:
-            problems.append(
-                f"newest shipped litellm migration is {newest}, expected {contract.newest_migration}"
-            )
+            problems.append(f"newest shipped litellm migration is {newest}, expected {contract.newest_migration}")
     except CompatibilityError as exc:
         problems.append(str(exc))
     if check_internals and not problems:
@@ -194,8 +192,7 @@ def assert_compatible(contract: Contract = CONTRACT) -> None:
     problems = compatibility_problems(contract)
     if problems:
         raise CompatibilityError(
-            "installed LiteLLM does not match the version Atrium was built for:\n  - "
-            + "\n  - ".join(problems),
+            "installed LiteLLM does not match the version Atrium was built for:\n  - " + "\n  - ".join(problems),
             hint="install the pinned versions (`make install`) or update extensions/litellm_adapter.py "
             "after reviewing the upgrade",
         )
@@ -253,7 +250,7 @@ def iter_routes(app: Any, *, include_lazy: bool = False) -> list[RouteInfo]:
             kind = "websocket"
         else:
             kind = "http"
-        found.append(RouteInfo(ctx.path, frozenset(ctx.methods or ()), str(ctx.name or ""), kind))
+        found.append(RouteInfo(str(ctx.path), frozenset(ctx.methods or ()), str(ctx.name or ""), kind))
     return found
 
 
@@ -310,9 +307,7 @@ def api_key_from_headers(headers: Mapping[str, str]) -> str | None:
     ``headers`` must be case-insensitive (Starlette's ``Headers``).
     """
     special = importlib.import_module("litellm.types.proxy.auth.special_headers").SpecialHeaders
-    strip = importlib.import_module(
-        "litellm.proxy.auth.user_api_key_auth"
-    )._get_bearer_token_or_received_api_key
+    strip = importlib.import_module("litellm.proxy.auth.user_api_key_auth")._get_bearer_token_or_received_api_key
     for member in _KEY_HEADER_ORDER:
         value = headers.get(getattr(special, member).value)
         if value:

@@ -15,17 +15,17 @@ __all__ = ["DEV_MASTER_KEY", "ENV_VARS", "Settings"]
 DEV_MASTER_KEY = "sk-atrium-dev-master-key"
 
 ENV_VARS: dict[str, str] = {
-    "DATABASE_URL": "PostgreSQL DSN. Unset: an embedded PostgreSQL 16 (pgserver) under ATRIUM_DATA_DIR.",
+    "DATABASE_URL": "PostgreSQL DSN. Unset: embedded PostgreSQL 16 (pgserver) under ATRIUM_DATA_DIR.",
     "REDIS_URL": "Redis URL for cross-worker/replica invalidation and LiteLLM caching. Optional.",
-    "LITELLM_MASTER_KEY": f"The super-admin key. Required with DATABASE_URL; embedded default {DEV_MASTER_KEY}.",
-    "LITELLM_SALT_KEY": "Key LiteLLM encrypts stored provider credentials with (defaults to the master key).",
+    "LITELLM_MASTER_KEY": f"Super-admin key. Required with DATABASE_URL; embedded default {DEV_MASTER_KEY}.",
+    "LITELLM_SALT_KEY": "Key LiteLLM encrypts stored provider credentials with (default: the master key).",
     "ATRIUM_DATA_DIR": "Where the embedded database and generated config live (default ./.atrium).",
     "ATRIUM_CONFIG": "A LiteLLM config.yaml to serve. Unset: a demo model backed by mock_response.",
     "ATRIUM_HOST": "Listen address (default 0.0.0.0).",
     "ATRIUM_PORT": "Listen port (default 4000).",
     "ATRIUM_WORKERS": "Number of uvicorn worker processes (default 1).",
-    "ATRIUM_PRISMA_ENGINE": "native | wasm: force the Prisma query engine (default: native if present, else wasm).",
-    "ATRIUM_MIGRATIONS_DIR": "Atrium's migrations folder (default prisma/migrations of the installed checkout).",
+    "ATRIUM_PRISMA_ENGINE": "native | wasm: force the Prisma query engine (default: native if available).",
+    "ATRIUM_MIGRATIONS_DIR": "Atrium's migrations folder (default: prisma/migrations of the checkout).",
     "ATRIUM_LOG_LEVEL": "Log level of Atrium's structured logs (default INFO).",
 }
 

@@ -115,9 +115,7 @@ async def prisma_side(dsn: str, run: str, token: str) -> tuple[Any, Ops]:
 
     db = Prisma(datasource={"url": dsn})
     await db.connect()
-    await db.litellm_verificationtoken.create(
-        data={"token": token, "models": ["gpt"], "metadata": Json({"k": 1})}
-    )
+    await db.litellm_verificationtoken.create(data={"token": token, "models": ["gpt"], "metadata": Json({"k": 1})})
     counter = Counter()
 
     def prisma_row(n: int) -> dict[str, Any]:
@@ -148,18 +146,12 @@ async def asyncpg_side(pool: asyncpg.Pool, run: str, token: str) -> Ops:
     width = len(SPEND_COLUMNS)
 
     def values(n_rows: int) -> str:
-        return ", ".join(
-            "(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(n_rows)
-        )
+        return ", ".join("(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(n_rows))
 
     def params(n: int) -> list[Any]:
         row = spend_row(run + "-a", n)
         return [
-            json.dumps(row[c])
-            if c in JSON_COLUMNS
-            else row[c].replace(tzinfo=None)
-            if c.endswith("Time")
-            else row[c]
+            json.dumps(row[c]) if c in JSON_COLUMNS else row[c].replace(tzinfo=None) if c.endswith("Time") else row[c]
             for c in SPEND_COLUMNS
         ]
 
@@ -186,9 +178,7 @@ async def asyncpg_side(pool: asyncpg.Pool, run: str, token: str) -> Ops:
 
 
 async def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     parser.add_argument("--iterations", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
@@ -210,10 +200,7 @@ async def main() -> int:
                 for side, ops in sides.items():
                     n = args.iterations if "many" not in op else max(50, args.iterations // 10)
                     r = await measure(ops[op], n, concurrency)
-                    print(
-                        f"| {op} | {side} | {concurrency} | {r['ops']:.0f} "
-                        f"| {r['p50']:.2f} | {r['p99']:.2f} |"
-                    )
+                    print(f"| {op} | {side} | {concurrency} | {r['ops']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} |")
     finally:
         await pool.execute('DELETE FROM "LiteLLM_SpendLogs" WHERE api_key LIKE $1', f"{run}%")
         await pool.execute('DELETE FROM "LiteLLM_VerificationToken" WHERE token = $1', token)

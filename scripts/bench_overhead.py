@@ -100,9 +100,7 @@ async def _drive(spec: RoundSpec) -> RoundResult:
                 headers, body = bodies[n % len(bodies)]
                 n += spec.concurrency
                 try:
-                    status = str(
-                        (await client.post("/v1/chat/completions", content=body, headers=headers)).status_code
-                    )
+                    status = str((await client.post("/v1/chat/completions", content=body, headers=headers)).status_code)
                 except httpx.HTTPError as exc:
                     status = type(exc).__name__
                 t1 = time.perf_counter()
@@ -260,9 +258,7 @@ def generate_keys(proxy: ProxyProcess, workload: Workload) -> tuple[tuple[str, s
         for models in workload.key_models:
             reply = admin.post("/key/generate", json={"models": models})
             if reply.status_code != 200:
-                raise RuntimeError(
-                    f"/key/generate on {proxy.base_url}: {reply.status_code} {reply.text[:300]}"
-                )
+                raise RuntimeError(f"/key/generate on {proxy.base_url}: {reply.status_code} {reply.text[:300]}")
             targets += [(reply.json()["key"], model) for model in models]
     # Interleave keys so consecutive requests use different keys (and models).
     per_key = len(workload.key_models[0])
@@ -391,9 +387,7 @@ def measure(
                 s = stats[name]
                 s.rounds.append(result)
                 s.cpu_seconds = (
-                    None
-                    if s.cpu_seconds is None or before is None or after is None
-                    else s.cpu_seconds + after - before
+                    None if s.cpu_seconds is None or before is None or after is None else s.cpu_seconds + after - before
                 )
                 print(f"round {i + 1} {name}: {result.rps:.1f} req/s", file=sys.stderr, flush=True)
     return stats

@@ -16,5 +16,4 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="exit 1 if schema.prisma is stale")
     args = parser.parse_args()
-    sys.exit(main(litellm_schema_path(), ROOT / "prisma" / "atrium.prisma", ROOT / "schema.prisma",
-                  check=args.check))
+    sys.exit(main(litellm_schema_path(), ROOT / "prisma" / "atrium.prisma", ROOT / "schema.prisma", check=args.check))

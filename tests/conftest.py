@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests_support_config import gateway_config
 
 from extensions import litellm_adapter
 from extensions.db.migrate import discover, migrate
 from extensions.testing.fake_upstream import FakeUpstream
-from tests_support_config import gateway_config
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.services import PostgresServer, RedisServer
 

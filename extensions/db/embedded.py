@@ -42,8 +42,9 @@ class EmbeddedPostgres:
         # pgserver may put the socket elsewhere (socket paths are limited to 107 bytes): use its URI.
         # No host in the authority: asyncpg would prefer it over the socket directory, which
         # travels in the `host` query parameter.
-        uri = urlsplit(self._server.get_uri())
-        return urlunsplit(uri._replace(netloc="postgres@", path=f"/{self.database}"))
+        uri = urlsplit(str(self._server.get_uri()))
+        dsn: str = urlunsplit(uri._replace(netloc="postgres@", path=f"/{self.database}"))
+        return dsn
 
     def stop(self) -> None:
         if self._server is not None:

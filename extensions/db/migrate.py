@@ -127,8 +127,7 @@ def split_sql(script: str) -> list[str]:
 
 async def _applied(conn: asyncpg.Connection) -> set[str]:
     rows = await conn.fetch(
-        'SELECT migration_name FROM "_prisma_migrations" '
-        "WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL"
+        'SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL'
     )
     return {row["migration_name"] for row in rows}
 
@@ -162,16 +161,17 @@ async def _apply(conn: asyncpg.Connection, migration: Migration) -> None:
     )
 
 
-async def _acquire_lock(conn: asyncpg.Connection, timeout: float) -> None:
+async def _acquire_lock(conn: asyncpg.Connection, wait_limit_s: float) -> None:
     # Poll instead of blocking in pg_advisory_lock: a session blocked in that call holds a
     # virtual transaction, and `CREATE INDEX CONCURRENTLY` in the lock holder waits for it
     # to end, which PostgreSQL reports as a deadlock.
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + wait_limit_s
     while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", PRISMA_ADVISORY_LOCK):
         if loop.time() > deadline:
             raise MigrationError(
-                "(lock)", f"another migration held the advisory lock {PRISMA_ADVISORY_LOCK} for over {timeout:.0f}s"
+                "(lock)",
+                f"another migration held the advisory lock {PRISMA_ADVISORY_LOCK} for over {wait_limit_s:.0f}s",
             )
         await asyncio.sleep(0.25)
 

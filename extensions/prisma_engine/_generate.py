@@ -39,9 +39,7 @@ def generate(schema_path: Path) -> None:
     choice = select_engine()
     if choice.kind == "wasm":
         if shutil.which(os.environ.get("ATRIUM_NODE", "node")) is None:
-            raise EngineError(
-                "node is not on PATH", hint="install Node.js 18.18+; the wasm engine runs on it"
-            )
+            raise EngineError("node is not on PATH", hint="install Node.js 18.18+; the wasm engine runs on it")
         ensure_node_modules()
     proc = subprocess.run(
         generate_command(schema_path),

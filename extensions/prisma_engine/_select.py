@@ -79,16 +79,8 @@ def _first_existing(paths: list[Path]) -> Path | None:
 def _native_present() -> tuple[Path | None, Path | None]:
     env_qe = os.environ.get("PRISMA_QUERY_ENGINE_BINARY")
     env_se = os.environ.get("PRISMA_SCHEMA_ENGINE_BINARY")
-    qe = (
-        Path(env_qe)
-        if env_qe and not _paths.is_wasm_launcher(Path(env_qe)) and Path(env_qe).is_file()
-        else None
-    )
-    se = (
-        Path(env_se)
-        if env_se and not _paths.is_wasm_launcher(Path(env_se)) and Path(env_se).is_file()
-        else None
-    )
+    qe = Path(env_qe) if env_qe and not _paths.is_wasm_launcher(Path(env_qe)) and Path(env_qe).is_file() else None
+    se = Path(env_se) if env_se and not _paths.is_wasm_launcher(Path(env_se)) and Path(env_se).is_file() else None
     plat = binary_platform()
     qe = qe or _first_existing(_paths.native_candidates(plat, "query-engine"))
     se = se or _first_existing(_paths.native_candidates(plat, "schema-engine"))
@@ -148,13 +140,10 @@ def _decide() -> EngineChoice:
         return EngineChoice("native", qe, se, f"native query engine found at {qe}")
     plat = binary_platform()
     if native_downloadable(plat):
-        return EngineChoice(
-            "native", None, None, f"native engines for {plat} can be downloaded by prisma-client-py"
-        )
+        return EngineChoice("native", None, None, f"native engines for {plat} can be downloaded by prisma-client-py")
     if wanted == "native":
         raise EngineError(
-            f"{ENV_CHOICE}=native but no native query engine is installed and {_probe_url(plat)} "
-            "is unreachable",
+            f"{ENV_CHOICE}=native but no native query engine is installed and {_probe_url(plat)} is unreachable",
             hint=f"point PRISMA_QUERY_ENGINE_BINARY at it, allow the download, or set {ENV_CHOICE}=wasm",
         )
     return _wasm(f"no native query engine installed and Prisma's binary host is unreachable ({plat})")

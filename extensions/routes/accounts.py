@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -53,13 +53,16 @@ class AccountResponse(BaseModel):
     updated_at: str | None
 
 
+SuperAdmin = Annotated[TenantContext, Depends(require_super_admin)]
+
+
 def _out(account: Account) -> AccountResponse:
     return AccountResponse(**asdict(account))
 
 
 def _store() -> AccountStore:
-    assert runtime.accounts is not None
-    return runtime.accounts
+    store: AccountStore = runtime.accounts
+    return store
 
 
 def get_accounts_router() -> APIRouter:
@@ -70,9 +73,7 @@ def get_accounts_router() -> APIRouter:
     )
 
     @router.post("/new", response_model=AccountResponse, summary="Create an account (tenant)")
-    async def account_new(
-        body: AccountNew, ctx: TenantContext = Depends(require_super_admin)
-    ) -> AccountResponse:
+    async def account_new(body: AccountNew, ctx: SuperAdmin) -> AccountResponse:
         return _out(
             await _store().create(
                 name=body.name,
@@ -87,7 +88,7 @@ def get_accounts_router() -> APIRouter:
     async def account_list(
         status: str | None = Query(None, description="active, suspended or deleted"),
     ) -> dict[str, list[AccountResponse]]:
-        return {"accounts": [_out(a) for a in await _store().list(status)]}
+        return {"accounts": [_out(a) for a in await _store().list_accounts(status)]}
 
     @router.get("/info", response_model=AccountResponse, summary="One account with its domains and admins")
     async def account_info(account_id: str = Query(description="Account id or slug")) -> AccountResponse:
@@ -118,9 +119,7 @@ def get_accounts_router() -> APIRouter:
         return _out(await _store().set_status(body.account_id, "active"))
 
     @router.post("/admin/add", response_model=AccountResponse, summary="Make a user an account admin")
-    async def account_admin_add(
-        body: AccountAdminChange, ctx: TenantContext = Depends(require_super_admin)
-    ) -> AccountResponse:
+    async def account_admin_add(body: AccountAdminChange, ctx: SuperAdmin) -> AccountResponse:
         return _out(await _store().add_admin(body.account_id, body.user_id, body.role, ctx.user_id or "master_key"))
 
     @router.post("/admin/remove", response_model=AccountResponse, summary="Remove an account admin")

@@ -44,9 +44,7 @@ def slugify(name: str) -> str:
 def normalise_domain(domain: str) -> str:
     cleaned = domain.strip().lower().lstrip("@")
     if not _DOMAIN_RE.match(cleaned):
-        raise RequestError(
-            f"{domain!r} is not a valid email domain", hint="use a bare domain such as example.com"
-        )
+        raise RequestError(f"{domain!r} is not a valid email domain", hint="use a bare domain such as example.com")
     return cleaned
 
 
@@ -69,13 +67,12 @@ class AccountStore:
             await self.bus.publish({"kind": "account", "id": account_id})
 
     async def _load(self, conn: asyncpg.Connection, id_or_slug: str) -> Account:
-        row = await conn.fetchrow(
-            'SELECT * FROM "Atrium_Account" WHERE account_id = $1 OR slug = $1', id_or_slug
-        )
+        row = await conn.fetchrow('SELECT * FROM "Atrium_Account" WHERE account_id = $1 OR slug = $1', id_or_slug)
         if row is None:
             raise NotFound(f"account {id_or_slug!r} not found", hint="pass an account id or slug from /account/list")
         domains = await conn.fetch(
-            'SELECT domain FROM "Atrium_AccountDomain" WHERE account_id = $1 ORDER BY domain', row["account_id"]
+            'SELECT domain FROM "Atrium_AccountDomain" WHERE account_id = $1 ORDER BY domain',
+            row["account_id"],
         )
         admins = await conn.fetch(
             'SELECT user_id, role FROM "Atrium_AccountAdmin" WHERE account_id = $1 ORDER BY user_id',
@@ -97,7 +94,7 @@ class AccountStore:
         async with self.pool.acquire() as conn:
             return await self._load(conn, id_or_slug)
 
-    async def list(self, status: str | None = None) -> list[Account]:
+    async def list_accounts(self, status: str | None = None) -> list[Account]:
         if status is not None and status not in STATUSES:
             raise RequestError(f"unknown status {status!r}", hint=f"use one of {', '.join(STATUSES)}")
         async with self.pool.acquire() as conn:
@@ -189,7 +186,8 @@ class AccountStore:
             account = await self._load(conn, id_or_slug)
             if account.status == "deleted" and status != "deleted":
                 raise Conflict(
-                    f"account {account.slug} is deleted", hint="deleted accounts keep their data but cannot return"
+                    f"account {account.slug} is deleted",
+                    hint="deleted accounts keep their data but cannot return",
                 )
             await conn.execute(
                 'UPDATE "Atrium_Account" SET status = $2, updated_at = now() WHERE account_id = $1',
@@ -249,9 +247,7 @@ class AccountStore:
                 user_id,
             )
             if deleted.endswith(" 0"):
-                raise NotFound(
-                    f"user {user_id} is not an admin of account {account.slug}", hint="see /account/info"
-                )
+                raise NotFound(f"user {user_id} is not an admin of account {account.slug}", hint="see /account/info")
             await conn.execute(
                 "UPDATE \"LiteLLM_UserTable\" SET user_role = 'internal_user' WHERE user_id = $1 AND account_id = $2",
                 user_id,

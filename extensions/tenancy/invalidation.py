@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 import asyncpg
@@ -21,7 +21,7 @@ log = logging.getLogger("atrium.invalidation")
 
 CHANNEL = "atrium_invalidate"
 
-Handler = Callable[[dict[str, Any]], Awaitable[None]]
+Handler = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
 
 
 class InvalidationBus(Protocol):

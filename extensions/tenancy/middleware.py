@@ -178,9 +178,7 @@ class AccountMiddleware:
         else:
             await error_response(send, error, request_id)
 
-    async def _dispatch(
-        self, scope: Scope, receive: Receive, send: Send, headers: Headers, request_id: str
-    ) -> None:
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, headers: Headers, request_id: str) -> None:
         is_ws = scope["type"] == "websocket"
         method = "WS" if is_ws else scope.get("method", "GET")
         if method == "OPTIONS" and "access-control-request-method" in headers:
@@ -226,7 +224,10 @@ class AccountMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER.encode(), request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (REQUEST_ID_HEADER.encode(), request_id.encode()),
+                ]
             await send(message)
 
         with tenant_context(ctx):

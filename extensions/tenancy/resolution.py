@@ -15,9 +15,9 @@ global rows. An unknown key resolves to anonymous and LiteLLM rejects it.
 from __future__ import annotations
 
 import hmac
-import re
 import logging
 import os
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -187,9 +187,7 @@ class TenantResolver:
             return TenantContext(PrincipalKind.API_KEY, None, record.user_id, token_hash=token_hash)
         state = await self.account(record.account_id)
         if state is None:
-            raise AccountNotResolved(
-                "the key's account does not exist", hint="ask your administrator for a new key"
-            )
+            raise AccountNotResolved("the key's account does not exist", hint="ask your administrator for a new key")
         if state.status != "active":
             raise AccountInactive(
                 f"account {state.slug} is {state.status}",
@@ -212,7 +210,8 @@ class TenantResolver:
         state = await self.account(target)
         if state is None or state.status == "deleted":
             raise AccountNotResolved(
-                f"no account {target!r} to act as", hint=f"check the {ACCOUNT_HEADER} header (account id or slug)"
+                f"no account {target!r} to act as",
+                hint=f"check the {ACCOUNT_HEADER} header (account id or slug)",
             )
         log.info("super admin acting as account", extra={"acting_as": state.account_id})
         return TenantContext(

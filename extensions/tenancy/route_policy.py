@@ -198,9 +198,7 @@ def _parse_groups(data: Mapping[str, Any]) -> list[Classification]:
             raise ConfigurationError(f"route policy {where}: no routes")
         for text in routes:
             method, template = _parse_entry(text, where)
-            entries.append(
-                Classification(method, template, route_class, reason.strip(), handler, guards, reviewed)
-            )
+            entries.append(Classification(method, template, route_class, reason.strip(), handler, guards, reviewed))
     return entries
 
 
@@ -337,8 +335,7 @@ class RoutePolicy:
             entry.route
             for entry in self.entries
             if not (
-                (entry.method, entry.template) in present
-                or (entry.method == _ANY and entry.template in http_templates)
+                (entry.method, entry.template) in present or (entry.method == _ANY and entry.template in http_templates)
             )
         )
 

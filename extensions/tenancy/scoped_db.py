@@ -49,7 +49,7 @@ class _Unrestricted:
 UNRESTRICTED = _Unrestricted()
 
 
-def restricted_scope(ctx: TenantContext | None) -> str | None | _Unrestricted:
+def restricted_scope(ctx: TenantContext | None) -> str | _Unrestricted | None:
     """The account a principal is confined to: an id, None (global rows only) or UNRESTRICTED."""
     if ctx is None:
         # Only reachable from code not started by a request or by LiteLLM's lifespan.
@@ -63,9 +63,10 @@ def restricted_scope(ctx: TenantContext | None) -> str | None | _Unrestricted:
 def _record_not_found(table: str) -> Exception:
     from prisma.errors import RecordNotFoundError
 
-    return RecordNotFoundError(
+    error: Exception = RecordNotFoundError(
         {"user_facing_error": {"error_code": "P2025", "message": f"Record to update not found in {table}."}}
     )
+    return error
 
 
 def _and(where: dict[str, Any] | None, account: str | None) -> dict[str, Any]:
@@ -148,7 +149,10 @@ class ScopedActions:
         if existing is not None and not _visible(existing, account):
             raise _record_not_found(self._table)
         data = dict(kw["data"])
-        data["create"] = {**(await self._checked_data(data.get("create", {}), account)), "account_id": account}
+        data["create"] = {
+            **(await self._checked_data(data.get("create", {}), account)),
+            "account_id": account,
+        }
         data["update"] = await self._checked_data(data.get("update", {}), account)
         kw["data"] = data
         return await method(**kw)

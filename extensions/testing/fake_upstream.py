@@ -102,7 +102,11 @@ def build_app(state: _State) -> FastAPI:
                         "created": created,
                         "model": model,
                         "choices": [
-                            {"index": 0, "delta": {"content": (" " if i else "") + word}, "finish_reason": None}
+                            {
+                                "index": 0,
+                                "delta": {"content": (" " if i else "") + word},
+                                "finish_reason": None,
+                            }
                         ],
                     }
                     yield f"data: {json.dumps(chunk)}\n\n".encode()
@@ -123,9 +127,7 @@ def build_app(state: _State) -> FastAPI:
             "object": "chat.completion",
             "created": created,
             "model": model,
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
-            ],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
             "usage": usage,
         }
 

@@ -40,14 +40,18 @@ class AccountWorld:
 
 def _ok(response: httpx.Response) -> dict[str, Any]:
     if response.status_code != 200:
-        raise AssertionError(f"{response.request.method} {response.request.url}: {response.status_code} {response.text}")
+        raise AssertionError(
+            f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
+        )
     body: dict[str, Any] = response.json()
     return body
 
 
 def build_account(base_url: str, master_key: str, slug: str, model: str = "gpt-fake") -> AccountWorld:
     root = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {master_key}"}, timeout=30)
-    account = _ok(root.post("/account/new", json={"name": slug.title(), "slug": slug, "email_domains": [f"{slug}.example"]}))
+    account = _ok(
+        root.post("/account/new", json={"name": slug.title(), "slug": slug, "email_domains": [f"{slug}.example"]})
+    )
     account_id = account["account_id"]
     admin_user = f"{slug}-admin"
     _ok(root.post("/account/admin/add", json={"account_id": account_id, "user_id": admin_user}))
@@ -60,10 +64,28 @@ def build_account(base_url: str, master_key: str, slug: str, model: str = "gpt-f
     admin = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {admin_key['key']}"}, timeout=30)
     team = _ok(admin.post("/team/new", json={"team_alias": f"{slug}-team", "models": [model]}))
     member_user = f"{slug}-member"
-    _ok(admin.post("/user/new", json={"user_id": member_user, "user_email": f"member@{slug}.example",
-                                      "user_role": "internal_user", "teams": [team["team_id"]]}))
-    member_key = _ok(admin.post("/key/generate", json={"user_id": member_user, "team_id": team["team_id"],
-                                                        "models": [model], "key_alias": f"{slug}-member-key"}))
+    _ok(
+        admin.post(
+            "/user/new",
+            json={
+                "user_id": member_user,
+                "user_email": f"member@{slug}.example",
+                "user_role": "internal_user",
+                "teams": [team["team_id"]],
+            },
+        )
+    )
+    member_key = _ok(
+        admin.post(
+            "/key/generate",
+            json={
+                "user_id": member_user,
+                "team_id": team["team_id"],
+                "models": [model],
+                "key_alias": f"{slug}-member-key",
+            },
+        )
+    )
     client = openai.OpenAI(api_key=member_key["key"], base_url=f"{base_url}/v1")
     client.chat.completions.create(model=model, messages=[{"role": "user", "content": f"{slug} spend"}])
     return AccountWorld(

@@ -23,9 +23,7 @@ def deploy_migrate(dsn: str, migrations_dir: Path | None = None) -> subprocess.P
     env = {**os.environ, "DATABASE_URL": dsn}
     if migrations_dir is not None:
         env["ATRIUM_MIGRATIONS_DIR"] = str(migrations_dir)
-    return subprocess.Popen(
-        [DEPLOY, "migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    return subprocess.Popen([DEPLOY, "migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
@@ -59,7 +57,7 @@ def snapshot(dsn: str) -> tuple[list[tuple[object, ...]], list[tuple[object, ...
 def migration_rows(dsn: str) -> list[asyncpg.Record]:
     return fetch(
         dsn,
-        'SELECT migration_name, checksum, finished_at, rolled_back_at, applied_steps_count, logs '
+        "SELECT migration_name, checksum, finished_at, rolled_back_at, applied_steps_count, logs "
         'FROM "_prisma_migrations" ORDER BY migration_name',
     )
 
@@ -130,9 +128,14 @@ def test_broken_migration_stops_with_name_and_error(empty_database: str, tmp_pat
 def test_every_tenant_table_has_account_id_column_and_index(database_url: str) -> None:
     columns = {
         r["table_name"]
-        for r in fetch(database_url, "SELECT table_name FROM information_schema.columns WHERE column_name = 'account_id'")
+        for r in fetch(
+            database_url, "SELECT table_name FROM information_schema.columns WHERE column_name = 'account_id'"
+        )
     }
-    indexed = {r["tablename"] for r in fetch(database_url, "SELECT tablename FROM pg_indexes WHERE indexdef LIKE '%(account_id)%'")}
+    indexed = {
+        r["tablename"]
+        for r in fetch(database_url, "SELECT tablename FROM pg_indexes WHERE indexdef LIKE '%(account_id)%'")
+    }
     for name, (kind, _) in TABLES.items():
         if kind is TableClass.TENANT:
             assert name in columns, name

@@ -25,9 +25,7 @@ def principal(request: pytest.FixtureRequest, proxy: ProxyProcess, account_a: Ac
     return account_a.client(proxy.base_url, key)
 
 
-def test_key_list_shows_only_own_keys(
-    proxy: ProxyProcess, account_a: AccountWorld, account_b: AccountWorld
-) -> None:
+def test_key_list_shows_only_own_keys(proxy: ProxyProcess, account_a: AccountWorld, account_b: AccountWorld) -> None:
     admin = account_a.client(proxy.base_url, account_a.admin_key)
     response = admin.get("/key/list", params={"return_full_object": "true", "size": 100})
     assert response.status_code == 200, response.text
@@ -45,9 +43,7 @@ def test_team_and_user_lists_are_scoped(proxy: ProxyProcess, account_a: AccountW
         assert not leaks(response, account_b), path
 
 
-def test_guessing_other_accounts_ids_finds_nothing(
-    principal: httpx.Client, account_b: AccountWorld
-) -> None:
+def test_guessing_other_accounts_ids_finds_nothing(principal: httpx.Client, account_b: AccountWorld) -> None:
     probes = [
         principal.get("/key/info", params={"key": account_b.member_key}),
         principal.get("/key/info", params={"key": account_b.member_token}),
@@ -56,12 +52,18 @@ def test_guessing_other_accounts_ids_finds_nothing(
         principal.post("/key/info", json={"keys": [account_b.member_token]}),
     ]
     for response in probes:
-        assert response.status_code in (400, 401, 403, 404), f"{response.request.url}: {response.status_code} {response.text}"
+        assert response.status_code in (400, 401, 403, 404), (
+            f"{response.request.url}: {response.status_code} {response.text}"
+        )
         assert not leaks(response, account_b), response.request.url
 
 
 def test_list_filters_naming_other_accounts_ids(principal: httpx.Client, account_b: AccountWorld) -> None:
-    for params in ({"team_id": account_b.team_id}, {"user_id": account_b.member_user}, {"key_alias": "bravo-member-key"}):
+    for params in (
+        {"team_id": account_b.team_id},
+        {"user_id": account_b.member_user},
+        {"key_alias": "bravo-member-key"},
+    ):
         response = principal.get("/key/list", params={**params, "return_full_object": "true"})
         assert not leaks(response, account_b), params
 
@@ -78,7 +80,10 @@ def test_cannot_change_or_delete_other_accounts_objects(
         admin.post("/team/delete", json={"team_ids": [account_b.team_id]}),
         admin.post("/user/update", json={"user_id": account_b.member_user, "user_role": "proxy_admin"}),
         admin.post("/user/delete", json={"user_ids": [account_b.member_user]}),
-        admin.post("/team/member_add", json={"team_id": account_b.team_id, "member": {"role": "user", "user_id": account_a.member_user}}),
+        admin.post(
+            "/team/member_add",
+            json={"team_id": account_b.team_id, "member": {"role": "user", "user_id": account_a.member_user}},
+        ),
     ]
     for response in attempts:
         assert response.status_code != 200 or not leaks(response, account_b), response.request.url
@@ -143,8 +148,13 @@ def test_super_admin_sees_both_and_acting_as_is_scoped(
 
 def test_global_routes_are_super_admin_only(proxy: ProxyProcess, account_a: AccountWorld) -> None:
     admin = account_a.client(proxy.base_url, account_a.admin_key)
-    for method, path in [("GET", "/global/spend/logs"), ("POST", "/config/update"), ("GET", "/get/config/callbacks"),
-                         ("GET", "/cache/ping"), ("GET", "/organization/list")]:
+    for method, path in [
+        ("GET", "/global/spend/logs"),
+        ("POST", "/config/update"),
+        ("GET", "/get/config/callbacks"),
+        ("GET", "/cache/ping"),
+        ("GET", "/organization/list"),
+    ]:
         response = admin.request(method, path, json={} if method == "POST" else None)
         assert response.status_code == 403, f"{path}: {response.status_code}"
         assert response.json()["error"]["code"] == "route_not_allowed"
@@ -160,7 +170,9 @@ def test_existing_openai_clients_work_unchanged(proxy: ProxyProcess, account_a: 
     client = openai.OpenAI(api_key=account_a.member_key, base_url=f"{proxy.base_url}/v1")
     reply = client.chat.completions.create(model="gpt-fake", messages=[{"role": "user", "content": "hello"}])
     assert reply.choices[0].message.content == "[primary] hello"
-    chunks = client.chat.completions.create(model="gpt-fake", messages=[{"role": "user", "content": "a b"}], stream=True)
+    chunks = client.chat.completions.create(
+        model="gpt-fake", messages=[{"role": "user", "content": "a b"}], stream=True
+    )
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "[primary] a b"
 
 
@@ -168,8 +180,10 @@ def test_ui_session_of_a_tenant_user_is_scoped(
     proxy: ProxyProcess, account_a: AccountWorld, account_b: AccountWorld
 ) -> None:
     admin = account_a.client(proxy.base_url, account_a.admin_key)
-    created = admin.post("/user/new", json={"user_id": "alpha-ui", "user_email": "ui@alpha.example",
-                                           "user_role": "internal_user"})
+    created = admin.post(
+        "/user/new",
+        json={"user_id": "alpha-ui", "user_email": "ui@alpha.example", "user_role": "internal_user"},
+    )
     assert created.status_code == 200, created.text
     # LiteLLM's own onboarding: invitation -> onboarding session -> the user sets a password.
     invitation = admin.post("/invitation/new", json={"user_id": "alpha-ui"})
@@ -180,12 +194,18 @@ def test_ui_session_of_a_tenant_user_is_scoped(
     import jwt
 
     onboarding_jwt = jwt.decode(onboarding.json()["token"], options={"verify_signature": False})["key"]
-    claimed = httpx.post(f"{proxy.base_url}/onboarding/claim_token", timeout=30,
-                         headers={"Authorization": f"Bearer {onboarding_jwt}"},
-                         json={"invitation_link": link, "user_id": "alpha-ui", "password": "Correct-Horse-42!"})
+    claimed = httpx.post(
+        f"{proxy.base_url}/onboarding/claim_token",
+        timeout=30,
+        headers={"Authorization": f"Bearer {onboarding_jwt}"},
+        json={"invitation_link": link, "user_id": "alpha-ui", "password": "Correct-Horse-42!"},
+    )
     assert claimed.status_code == 200, claimed.text
-    login = httpx.post(f"{proxy.base_url}/v2/login", json={"username": "ui@alpha.example", "password": "Correct-Horse-42!"},
-                       timeout=30)
+    login = httpx.post(
+        f"{proxy.base_url}/v2/login",
+        json={"username": "ui@alpha.example", "password": "Correct-Horse-42!"},
+        timeout=30,
+    )
     assert login.status_code == 200, login.text
     cookie = login.cookies.get("token")
     assert cookie, f"no session cookie: {login.headers}"

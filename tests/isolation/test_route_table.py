@@ -14,6 +14,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC
 from typing import Any
 
 import asyncpg
@@ -46,12 +47,17 @@ def _http_routes(classes: set[str]) -> list[tuple[str, str, str]]:
 
 
 OPEN = _http_routes({"public", "llm", "tenant"})
-CLOSED = _http_routes({"super_admin"}) + [
-    r for r in _http_routes({"replaced"})
-]
+CLOSED = _http_routes({"super_admin"}) + [r for r in _http_routes({"replaced"})]
 
-TENANT_TABLES = ["LiteLLM_VerificationToken", "LiteLLM_TeamTable", "LiteLLM_UserTable", "LiteLLM_TeamMembership",
-                 "LiteLLM_BudgetTable", "LiteLLM_SpendLogs", "LiteLLM_ObjectPermissionTable"]
+TENANT_TABLES = [
+    "LiteLLM_VerificationToken",
+    "LiteLLM_TeamTable",
+    "LiteLLM_UserTable",
+    "LiteLLM_TeamMembership",
+    "LiteLLM_BudgetTable",
+    "LiteLLM_SpendLogs",
+    "LiteLLM_ObjectPermissionTable",
+]
 
 
 def _value_for(param: str, other: AccountWorld) -> str:
@@ -73,15 +79,27 @@ def foreign_query(other: AccountWorld) -> dict[str, str]:
     # `key` / `api_key` query parameters are credentials on provider pass-through routes; a caller
     # holding another account's key (or hash) is out of scope. Lookups by key are probed in
     # test_deep_cases (/key/info?key=...).
-    return {"team_id": other.team_id, "user_id": other.member_user, "key_hash": other.member_token,
-            "account_id": other.account_id}
+    return {
+        "team_id": other.team_id,
+        "user_id": other.member_user,
+        "key_hash": other.member_token,
+        "account_id": other.account_id,
+    }
 
 
 def foreign_body(other: AccountWorld) -> dict[str, Any]:
-    return {"key": other.member_token, "keys": [other.member_token], "team_id": other.team_id,
-            "team_ids": [other.team_id], "user_id": other.member_user, "user_ids": [other.member_user],
-            "account_id": other.account_id, "model": "gpt-fake", "input": "x",
-            "messages": [{"role": "user", "content": "x"}]}
+    return {
+        "key": other.member_token,
+        "keys": [other.member_token],
+        "team_id": other.team_id,
+        "team_ids": [other.team_id],
+        "user_id": other.member_user,
+        "user_ids": [other.member_user],
+        "account_id": other.account_id,
+        "model": "gpt-fake",
+        "input": "x",
+        "messages": [{"role": "user", "content": "x"}],
+    }
 
 
 async def _snapshot(dsn: str, account_id: str) -> dict[str, Any]:
@@ -104,13 +122,15 @@ def _diff(before: list[str], after: list[str]) -> list[str]:
     changes: list[str] = []
     for old_text, new_text in zip(before, after, strict=True):
         old, new = json.loads(old_text), json.loads(new_text)
-        changes += [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+        changes += [
+            f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
+        ]
     return changes
 
 
 def _around(timeline: list[tuple[float, str]], changed: dict[str, list[str]]) -> str:
     """The sweep requests made in the 3 seconds before each changed timestamp."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     lines: list[str] = []
     for changes in changed.values():
@@ -118,7 +138,7 @@ def _around(timeline: list[tuple[float, str]], changed: dict[str, list[str]]) ->
             match = re.search(r"-> '(\d{4}-\d\d-\d\dT[\d:.]+)'", change)
             if not match:
                 continue
-            at = datetime.fromisoformat(match.group(1)).replace(tzinfo=timezone.utc).timestamp()
+            at = datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC).timestamp()
             lines += [f"{t - at:+.2f}s {what}" for t, what in timeline if at - 3 <= t <= at + 0.5]
     return "\n".join(lines[-40:])
 
@@ -142,9 +162,14 @@ def sweep_accounts(proxy: ProxyProcess, master_key: str) -> tuple[AccountWorld, 
 
 
 @pytest.fixture(scope="module")
-def principals(proxy: ProxyProcess, sweep_accounts: tuple[AccountWorld, AccountWorld]) -> Iterator[dict[str, httpx.Client]]:
+def principals(
+    proxy: ProxyProcess, sweep_accounts: tuple[AccountWorld, AccountWorld]
+) -> Iterator[dict[str, httpx.Client]]:
     mine, _ = sweep_accounts
-    clients = {"admin": mine.client(proxy.base_url, mine.admin_key), "member": mine.client(proxy.base_url, mine.member_key)}
+    clients = {
+        "admin": mine.client(proxy.base_url, mine.admin_key),
+        "member": mine.client(proxy.base_url, mine.member_key),
+    }
     yield clients
     for client in clients.values():
         client.close()
@@ -185,8 +210,9 @@ def test_open_routes_never_return_or_change_another_accounts_data(
                 if method in ("GET", "DELETE"):
                     response = client.request(method, path, params=foreign_query(other), timeout=15)
                 else:
-                    response = client.request(method, path, params=foreign_query(other), json=foreign_body(other),
-                                              timeout=15)
+                    response = client.request(
+                        method, path, params=foreign_query(other), json=foreign_body(other), timeout=15
+                    )
             except httpx.HTTPError:
                 continue  # a hung or dropped call returns nothing, so it cannot leak
             swept += 1
@@ -209,8 +235,9 @@ def test_closed_routes_answer_403_to_tenant_principals(
     wrong: list[str] = []
     admin = principals["admin"]
     for method, template, route_class in CLOSED:
-        response = admin.request(method, concrete_path(template, other), json={} if method != "GET" else None,
-                                 timeout=15)
+        response = admin.request(
+            method, concrete_path(template, other), json={} if method != "GET" else None, timeout=15
+        )
         if response.status_code != 403:
             wrong.append(f"{method} {template} [{route_class}] -> {response.status_code}")
     assert not wrong, "closed routes reachable by a tenant admin:\n" + "\n".join(wrong)

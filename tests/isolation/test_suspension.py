@@ -23,8 +23,12 @@ def second_replica(
     from tests_support_config import gateway_config
 
     replica = ProxyProcess(
-        workdir, database_url=database_url, redis_url=redis_url, master_key=master_key,
-        config=gateway_config(upstream), workers=1,
+        workdir,
+        database_url=database_url,
+        redis_url=redis_url,
+        master_key=master_key,
+        config=gateway_config(upstream),
+        workers=1,
     )
     replica.start()
     yield replica

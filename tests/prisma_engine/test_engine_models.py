@@ -62,17 +62,13 @@ async def test_json_is_stored_as_json_not_string(db: Any, uid: str) -> None:
     )
     assert rows == [{"m": "object", "s": "object"}]
     await db.litellm_teamtable.update(where={"team_id": uid}, data={"metadata": Json(["x", 2])})
-    row = await db.query_first(
-        'SELECT jsonb_typeof(metadata) AS m FROM "LiteLLM_TeamTable" WHERE team_id = $1', uid
-    )
+    row = await db.query_first('SELECT jsonb_typeof(metadata) AS m FROM "LiteLLM_TeamTable" WHERE team_id = $1', uid)
     assert row == {"m": "array"}
 
 
 async def test_find_many_filters_order_take_skip(db: Any, uid: str) -> None:
     for i in range(5):
-        await _team(
-            db, f"{uid}-{i}", team_alias=f"{uid.upper()}-Alias-{i}", max_budget=float(i), models=[f"m{i}"]
-        )
+        await _team(db, f"{uid}-{i}", team_alias=f"{uid.upper()}-Alias-{i}", max_budget=float(i), models=[f"m{i}"])
     rows = await db.litellm_teamtable.find_many(
         where={"team_id": {"in": [f"{uid}-{i}" for i in range(5)]}, "max_budget": {"gte": 1, "lt": 4}},
         order={"max_budget": "desc"},
@@ -93,9 +89,7 @@ async def test_find_many_filters_order_take_skip(db: Any, uid: str) -> None:
         where={"models": {"has_some": ["m1", "m3"]}, "team_id": {"startswith": uid}}
     )
     assert sorted(r.team_id for r in some) == [f"{uid}-1", f"{uid}-3"]
-    first = await db.litellm_teamtable.find_first(
-        where={"team_id": {"startswith": uid}}, order={"team_id": "desc"}
-    )
+    first = await db.litellm_teamtable.find_first(where={"team_id": {"startswith": uid}}, order={"team_id": "desc"})
     assert first is not None and first.team_id == f"{uid}-4"
 
 
@@ -308,18 +302,11 @@ async def test_disconnect_and_delete(db: Any, uid: str) -> None:
         where={"user_id_team_id": {"user_id": uid, "team_id": uid}},
         data={"litellm_budget_table": {"disconnect": True}},
     )
-    tm = await db.litellm_teammembership.find_unique(
-        where={"user_id_team_id": {"user_id": uid, "team_id": uid}}
-    )
+    tm = await db.litellm_teammembership.find_unique(where={"user_id_team_id": {"user_id": uid, "team_id": uid}})
     assert tm is not None and tm.budget_id is None
-    deleted = await db.litellm_teammembership.delete(
-        where={"user_id_team_id": {"user_id": uid, "team_id": uid}}
-    )
+    deleted = await db.litellm_teammembership.delete(where={"user_id_team_id": {"user_id": uid, "team_id": uid}})
     assert deleted is not None and deleted.user_id == uid
-    assert (
-        await db.litellm_teammembership.delete(where={"user_id_team_id": {"user_id": uid, "team_id": uid}})
-        is None
-    )
+    assert await db.litellm_teammembership.delete(where={"user_id_team_id": {"user_id": uid, "team_id": uid}}) is None
     await _team(db, f"{uid}-a")
     await _team(db, f"{uid}-b")
     assert await db.litellm_teamtable.delete_many(where={"team_id": {"startswith": uid}}) == 2

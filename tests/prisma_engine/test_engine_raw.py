@@ -178,9 +178,7 @@ async def test_query_raw_into_model(db: Any, uid: str) -> None:
     from prisma.models import LiteLLM_TeamTable
 
     await db.litellm_teamtable.create(data={"team_id": uid, "metadata": Json({"k": "v"}), "models": ["m"]})
-    teams = await db.query_raw(
-        'SELECT * FROM "LiteLLM_TeamTable" WHERE team_id = $1', uid, model=LiteLLM_TeamTable
-    )
+    teams = await db.query_raw('SELECT * FROM "LiteLLM_TeamTable" WHERE team_id = $1', uid, model=LiteLLM_TeamTable)
     assert len(teams) == 1 and teams[0].team_id == uid and teams[0].metadata == {"k": "v"}
     assert teams[0].models == ["m"]
     assert await db.query_first("SELECT 1 AS x WHERE false") is None

@@ -45,9 +45,7 @@ def test_exported_members() -> None:
 def test_launchers_answer_version_probes() -> None:
     qe = subprocess.run([pe.ENGINE_DIR / "bin" / "query-engine", "--version"], capture_output=True, text=True)
     assert qe.returncode == 0 and qe.stdout.strip() == f"query-engine {COMMIT}"
-    se = subprocess.run(
-        [pe.ENGINE_DIR / "bin" / "schema-engine", "--version"], capture_output=True, text=True
-    )
+    se = subprocess.run([pe.ENGINE_DIR / "bin" / "schema-engine", "--version"], capture_output=True, text=True)
     assert se.returncode == 0 and se.stdout.strip() == f"schema-engine-cli {COMMIT}"
 
 

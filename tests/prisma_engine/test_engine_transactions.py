@@ -58,9 +58,7 @@ async def test_batch_commits_all_or_nothing(db: Any, uid: str) -> None:
         batcher.litellm_teamtable.create(data={"team_id": f"{uid}-2"})
         batcher.litellm_teamtable.update_many(where={"team_id": {"startswith": uid}}, data={"spend": 2.0})
         batcher.execute_raw('UPDATE "LiteLLM_TeamTable" SET max_budget = 5 WHERE team_id = $1', f"{uid}-1")
-    rows = await db.litellm_teamtable.find_many(
-        where={"team_id": {"startswith": uid}}, order={"team_id": "asc"}
-    )
+    rows = await db.litellm_teamtable.find_many(where={"team_id": {"startswith": uid}}, order={"team_id": "asc"})
     assert [(r.team_id, r.spend, r.max_budget) for r in rows] == [
         (f"{uid}-1", 2.0, 5.0),
         (f"{uid}-2", 2.0, None),
@@ -109,9 +107,7 @@ async def test_record_not_found(db: Any, uid: str) -> None:
 
 async def test_foreign_key_violation(db: Any, uid: str) -> None:
     with pytest.raises(errors.ForeignKeyViolationError):
-        await db.litellm_teammembership.create(
-            data={"user_id": uid, "team_id": uid, "budget_id": f"{uid}-none"}
-        )
+        await db.litellm_teammembership.create(data={"user_id": uid, "team_id": uid, "budget_id": f"{uid}-none"})
 
 
 async def test_missing_required_and_unknown_fields(db: Any, uid: str) -> None:

@@ -53,12 +53,8 @@ def test_proxy_keys_teams_spend_and_views(proxy: ProxyProcess, master_key: str, 
     client.chat.completions.create(model="gpt-fake", messages=[{"role": "user", "content": "bill me"}])
 
     assert eventually(database_url, 'SELECT count(*) FROM "LiteLLM_SpendLogs" WHERE api_key = $1', token_hash)
-    assert eventually(
-        database_url, 'SELECT count(*) FROM "LiteLLM_DailyTeamSpend" WHERE team_id = $1', team_id
-    )
+    assert eventually(database_url, 'SELECT count(*) FROM "LiteLLM_DailyTeamSpend" WHERE team_id = $1', team_id)
     assert eventually(database_url, 'SELECT count(*) FROM "LiteLLM_DailyUserSpend" WHERE api_key = $1', token_hash)
     assert eventually(database_url, 'SELECT spend FROM "LiteLLM_VerificationToken" WHERE token = $1', token_hash)
     # LiteLLM creates its views at start-up through query_raw/execute_raw.
-    assert eventually(
-        database_url, "SELECT count(*) FROM pg_views WHERE viewname = 'LiteLLM_VerificationTokenView'"
-    )
+    assert eventually(database_url, "SELECT count(*) FROM pg_views WHERE viewname = 'LiteLLM_VerificationTokenView'")

@@ -214,9 +214,7 @@ def test_classify_is_cached_and_fast(policy: RoutePolicy) -> None:
 _PARAM = re.compile(r"{([^}:]+)(?::([^}]+))?}")
 
 
-def _starlette_dispatch(
-    table: list[tuple[RouteInfo, re.Pattern[str]]], method: str, path: str
-) -> RouteInfo | None:
+def _starlette_dispatch(table: list[tuple[RouteInfo, re.Pattern[str]]], method: str, path: str) -> RouteInfo | None:
     """The route Starlette's router runs for (method, path): the first full match in order."""
     websocket = method == "WS"
     for route, regex in table:
@@ -248,16 +246,13 @@ def test_classification_is_never_more_permissive_than_the_dispatched_route(
     app_routes: list[RouteInfo], policy: RoutePolicy
 ) -> None:
     table = [
-        (route, compile_path(route.path)[0] if route.kind != "mount" else re.compile("$^"))
-        for route in app_routes
+        (route, compile_path(route.path)[0] if route.kind != "mount" else re.compile("$^")) for route in app_routes
     ]
     segments = {seg for r in app_routes for seg in r.path.split("/") if seg and "{" not in seg}
     tails: set[str] = set()
     for route in app_routes:
         parts = [seg for seg in route.path.split("/") if seg]
-        tails.update(
-            "/".join(parts[-n:]) for n in (1, 2, 3) if len(parts) >= n and "{" not in "".join(parts[-n:])
-        )
+        tails.update("/".join(parts[-n:]) for n in (1, 2, 3) if len(parts) >= n and "{" not in "".join(parts[-n:]))
     too_open: list[str] = []
     mismatched: list[str] = []
     for route in app_routes:
@@ -281,9 +276,7 @@ def test_classification_is_never_more_permissive_than_the_dispatched_route(
                     too_open.append(f"{method} {path}: runs {expected.route}, classified {found}")
                 elif path == canonical and found.route_class is not expected.route_class:
                     mismatched.append(f"{method} {path}: runs {expected.route}, classified {found.route}")
-    assert not too_open, "classify() is more permissive than Starlette's dispatch:\n  " + "\n  ".join(
-        too_open
-    )
+    assert not too_open, "classify() is more permissive than Starlette's dispatch:\n  " + "\n  ".join(too_open)
     assert not mismatched, "classify() disagrees with Starlette on plain paths:\n  " + "\n  ".join(mismatched)
 
 
@@ -292,9 +285,7 @@ def test_classification_is_never_more_permissive_than_the_dispatched_route(
 
 def test_every_entry_names_a_route_of_the_app(app_routes: list[RouteInfo], policy: RoutePolicy) -> None:
     stale = policy.stale(app_routes)
-    assert not stale, (
-        "routes.toml names routes the app does not have (remove or fix them):\n  " + "\n  ".join(stale)
-    )
+    assert not stale, "routes.toml names routes the app does not have (remove or fix them):\n  " + "\n  ".join(stale)
 
 
 # --- (e) sanity: known-global and known-raw routes --------------------------------------

@@ -33,9 +33,7 @@ async def conn(database_url: str):  # type: ignore[no-untyped-def]
 
 async def _account(conn: asyncpg.Connection) -> str:
     account_id = str(uuid.uuid4())
-    await conn.execute(
-        'INSERT INTO "Atrium_Account" (account_id, name, slug) VALUES ($1, $1, $1)', account_id
-    )
+    await conn.execute('INSERT INTO "Atrium_Account" (account_id, name, slug) VALUES ($1, $1, $1)', account_id)
     return account_id
 
 
@@ -52,9 +50,7 @@ async def test_key_inherits_its_teams_account(conn: asyncpg.Connection) -> None:
 async def test_spend_and_daily_rows_inherit_the_keys_account(conn: asyncpg.Connection) -> None:
     account = await _account(conn)
     token = uuid.uuid4().hex
-    await conn.execute(
-        'INSERT INTO "LiteLLM_VerificationToken" (token, account_id) VALUES ($1, $2)', token, account
-    )
+    await conn.execute('INSERT INTO "LiteLLM_VerificationToken" (token, account_id) VALUES ($1, $2)', token, account)
     request_id = uuid.uuid4().hex
     await conn.execute(
         'INSERT INTO "LiteLLM_SpendLogs" (request_id, call_type, api_key, "startTime", "endTime") '
@@ -62,20 +58,18 @@ async def test_spend_and_daily_rows_inherit_the_keys_account(conn: asyncpg.Conne
         request_id,
         token,
     )
-    assert await conn.fetchval(
-        'SELECT account_id FROM "LiteLLM_SpendLogs" WHERE request_id = $1', request_id
-    ) == account
+    assert (
+        await conn.fetchval('SELECT account_id FROM "LiteLLM_SpendLogs" WHERE request_id = $1', request_id) == account
+    )
     # LiteLLM's daily writer uses INSERT ... ON CONFLICT via raw SQL.
     await conn.execute(
         'INSERT INTO "LiteLLM_DailyUserSpend" (id, user_id, date, api_key, model, custom_llm_provider, spend, '
         "updated_at) VALUES ($1, 'u', '2026-11-24', $2, 'm', 'openai', 1.0, now()) "
-        'ON CONFLICT DO NOTHING',
+        "ON CONFLICT DO NOTHING",
         uuid.uuid4().hex,
         token,
     )
-    assert await conn.fetchval(
-        'SELECT account_id FROM "LiteLLM_DailyUserSpend" WHERE api_key = $1', token
-    ) == account
+    assert await conn.fetchval('SELECT account_id FROM "LiteLLM_DailyUserSpend" WHERE api_key = $1', token) == account
 
 
 async def test_explicit_account_is_kept(conn: asyncpg.Connection) -> None:
@@ -89,9 +83,7 @@ async def test_explicit_account_is_kept(conn: asyncpg.Connection) -> None:
         user,
         account,
     )
-    assert await conn.fetchval(
-        'SELECT account_id FROM "LiteLLM_VerificationToken" WHERE token = $1', token
-    ) == account
+    assert await conn.fetchval('SELECT account_id FROM "LiteLLM_VerificationToken" WHERE token = $1', token) == account
 
 
 async def test_key_cannot_point_at_another_accounts_team(conn: asyncpg.Connection) -> None:
@@ -99,9 +91,7 @@ async def test_key_cannot_point_at_another_accounts_team(conn: asyncpg.Connectio
     team = f"team-{uuid.uuid4().hex[:8]}"
     await conn.execute('INSERT INTO "LiteLLM_TeamTable" (team_id, account_id) VALUES ($1, $2)', team, other)
     token = uuid.uuid4().hex
-    await conn.execute(
-        'INSERT INTO "LiteLLM_VerificationToken" (token, account_id) VALUES ($1, $2)', token, account
-    )
+    await conn.execute('INSERT INTO "LiteLLM_VerificationToken" (token, account_id) VALUES ($1, $2)', token, account)
     with pytest.raises(asyncpg.CheckViolationError, match="belongs to another account"):
         await conn.execute('UPDATE "LiteLLM_VerificationToken" SET team_id = $2 WHERE token = $1', token, team)
 
