@@ -27,6 +27,8 @@ class AccountWorld:
     member_user: str
     member_key: str
     member_token: str
+    ui_session_key: str  # the virtual key inside a member's admin-UI session cookie
+    ui_session_cookie: str
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -47,7 +49,35 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def build_account(base_url: str, master_key: str, slug: str, model: str = "gpt-fake") -> AccountWorld:
+def _ui_session(base_url: str, admin: httpx.Client, user_id: str, email: str) -> tuple[str, str]:
+    """A member's admin-UI session, the way a person gets one: invitation, password, login."""
+    import jwt
+
+    _ok(admin.post("/user/new", json={"user_id": user_id, "user_email": email, "user_role": "internal_user"}))
+    link = _ok(admin.post("/invitation/new", json={"user_id": user_id}))["id"]
+    onboarding = _ok(httpx.get(f"{base_url}/onboarding/get_token", params={"invite_link": link}, timeout=30))
+    onboarding_key = jwt.decode(onboarding["token"], options={"verify_signature": False})["key"]
+    password = "Member-Pass-42!"
+    _ok(
+        httpx.post(
+            f"{base_url}/onboarding/claim_token",
+            headers={"Authorization": f"Bearer {onboarding_key}"},
+            json={"invitation_link": link, "user_id": user_id, "password": password},
+            timeout=30,
+        )
+    )
+    login = httpx.post(f"{base_url}/v2/login", json={"username": email, "password": password}, timeout=30)
+    _ok(login)
+    cookie = login.cookies.get("token")
+    if not cookie:
+        raise AssertionError(f"login set no session cookie: {login.headers}")
+    key: str = jwt.decode(cookie, options={"verify_signature": False})["key"]
+    return key, cookie
+
+
+def build_account(
+    base_url: str, master_key: str, slug: str, model: str = "gpt-fake", extra_models: tuple[str, ...] = ("embed-fake",)
+) -> AccountWorld:
     root = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {master_key}"}, timeout=30)
     account = _ok(
         root.post("/account/new", json={"name": slug.title(), "slug": slug, "email_domains": [f"{slug}.example"]})
@@ -62,7 +92,8 @@ def build_account(base_url: str, master_key: str, slug: str, model: str = "gpt-f
     )
     admin_key = _ok(acting.post("/key/generate", json={"user_id": admin_user, "key_alias": f"{slug}-admin-key"}))
     admin = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {admin_key['key']}"}, timeout=30)
-    team = _ok(admin.post("/team/new", json={"team_alias": f"{slug}-team", "models": [model]}))
+    models = [model, *extra_models]
+    team = _ok(admin.post("/team/new", json={"team_alias": f"{slug}-team", "models": models}))
     member_user = f"{slug}-member"
     _ok(
         admin.post(
@@ -81,11 +112,12 @@ def build_account(base_url: str, master_key: str, slug: str, model: str = "gpt-f
             json={
                 "user_id": member_user,
                 "team_id": team["team_id"],
-                "models": [model],
+                "models": models,
                 "key_alias": f"{slug}-member-key",
             },
         )
     )
+    ui_key, ui_cookie = _ui_session(base_url, admin, f"{slug}-ui", f"ui@{slug}.example")
     client = openai.OpenAI(api_key=member_key["key"], base_url=f"{base_url}/v1")
     client.chat.completions.create(model=model, messages=[{"role": "user", "content": f"{slug} spend"}])
     return AccountWorld(
@@ -98,4 +130,6 @@ def build_account(base_url: str, master_key: str, slug: str, model: str = "gpt-f
         member_user=member_user,
         member_key=member_key["key"],
         member_token=member_key["token"],
+        ui_session_key=ui_key,
+        ui_session_cookie=ui_cookie,
     )

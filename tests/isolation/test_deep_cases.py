@@ -19,10 +19,10 @@ def leaks(response: httpx.Response, other: AccountWorld) -> list[str]:
     return [c for c in other.canaries if c in response.text and c not in sent]
 
 
-@pytest.fixture(params=["admin", "member"])
+@pytest.fixture(params=["admin", "member-ui", "key"])
 def principal(request: pytest.FixtureRequest, proxy: ProxyProcess, account_a: AccountWorld) -> httpx.Client:
-    key = account_a.admin_key if request.param == "admin" else account_a.member_key
-    return account_a.client(proxy.base_url, key)
+    key = {"admin": account_a.admin_key, "member-ui": account_a.ui_session_key, "key": account_a.member_key}
+    return account_a.client(proxy.base_url, key[request.param])
 
 
 def test_key_list_shows_only_own_keys(proxy: ProxyProcess, account_a: AccountWorld, account_b: AccountWorld) -> None:
@@ -182,11 +182,11 @@ def test_ui_session_of_a_tenant_user_is_scoped(
     admin = account_a.client(proxy.base_url, account_a.admin_key)
     created = admin.post(
         "/user/new",
-        json={"user_id": "alpha-ui", "user_email": "ui@alpha.example", "user_role": "internal_user"},
+        json={"user_id": "alpha-ui2", "user_email": "ui2@alpha.example", "user_role": "internal_user"},
     )
     assert created.status_code == 200, created.text
     # LiteLLM's own onboarding: invitation -> onboarding session -> the user sets a password.
-    invitation = admin.post("/invitation/new", json={"user_id": "alpha-ui"})
+    invitation = admin.post("/invitation/new", json={"user_id": "alpha-ui2"})
     assert invitation.status_code == 200, invitation.text
     link = invitation.json()["id"]
     onboarding = httpx.get(f"{proxy.base_url}/onboarding/get_token", params={"invite_link": link}, timeout=30)
@@ -198,12 +198,12 @@ def test_ui_session_of_a_tenant_user_is_scoped(
         f"{proxy.base_url}/onboarding/claim_token",
         timeout=30,
         headers={"Authorization": f"Bearer {onboarding_jwt}"},
-        json={"invitation_link": link, "user_id": "alpha-ui", "password": "Correct-Horse-42!"},
+        json={"invitation_link": link, "user_id": "alpha-ui2", "password": "Correct-Horse-42!"},
     )
     assert claimed.status_code == 200, claimed.text
     login = httpx.post(
         f"{proxy.base_url}/v2/login",
-        json={"username": "ui@alpha.example", "password": "Correct-Horse-42!"},
+        json={"username": "ui2@alpha.example", "password": "Correct-Horse-42!"},
         timeout=30,
     )
     assert login.status_code == 200, login.text
@@ -221,3 +221,33 @@ def test_ui_session_of_a_tenant_user_is_scoped(
     assert listed.status_code == 200, listed.text
     assert not leaks(listed, account_b)
     assert bearer.get("/config/list").status_code == 403
+
+
+def test_embeddings_with_an_account_key(proxy: ProxyProcess, account_a: AccountWorld) -> None:
+    client = openai.OpenAI(api_key=account_a.member_key, base_url=f"{proxy.base_url}/v1")
+    response = client.embeddings.create(model="embed-fake", input="hello")
+    assert len(response.data) == 1 and response.data[0].embedding
+
+
+def test_spend_rows_carry_the_accounts_id(database_url: str, account_a: AccountWorld) -> None:
+    async def rows() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return list(
+                await conn.fetch(
+                    'SELECT account_id FROM "LiteLLM_SpendLogs" WHERE api_key = $1 UNION ALL '
+                    'SELECT account_id FROM "LiteLLM_DailyUserSpend" WHERE api_key = $1',
+                    account_a.member_token,
+                )
+            )
+        finally:
+            await conn.close()
+
+    import time
+
+    deadline = time.monotonic() + 30
+    found = asyncio.run(rows())
+    while len({r["account_id"] for r in found}) == 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        found = asyncio.run(rows())
+    assert found and {r["account_id"] for r in found} == {account_a.account_id}
