@@ -20,6 +20,7 @@ from extensions import litellm_adapter
 from extensions.logs import configure_logging
 from extensions.routes.accounts import get_accounts_router
 from extensions.routes.errors import install_error_handlers
+from extensions.routes.replacements import Replacements
 from extensions.routes.status import get_status_router
 from extensions.runtime import runtime
 from extensions.tenancy.accounts import AccountStore
@@ -80,7 +81,12 @@ def install(app: FastAPI) -> FastAPI:
     if getattr(app.state, "atrium_installed", False):
         return app
     configure_logging(os.environ.get("ATRIUM_LOG_LEVEL", "INFO"))
-    app.add_middleware(AccountMiddleware, resolver_factory=lambda: runtime.resolver, policy=load_policy())
+    app.add_middleware(
+        AccountMiddleware,
+        resolver_factory=lambda: runtime.resolver,
+        policy=load_policy(),
+        replacements=Replacements(),
+    )
     install_error_handlers(app)
     app.include_router(get_status_router())
     app.include_router(get_accounts_router())

@@ -251,3 +251,40 @@ def test_spend_rows_carry_the_accounts_id(database_url: str, account_a: AccountW
         time.sleep(0.5)
         found = asyncio.run(rows())
     assert found and {r["account_id"] for r in found} == {account_a.account_id}
+
+
+def test_spend_logs_ui_shows_only_the_accounts_rows(
+    proxy: ProxyProcess, account_a: AccountWorld, account_b: AccountWorld, database_url: str
+) -> None:
+    import time
+
+    admin = account_a.client(proxy.base_url, account_a.admin_key)
+    deadline = time.monotonic() + 30
+    first = admin.get("/spend/logs/ui", params={"page_size": 100})
+    assert first.status_code == 200, f"{first.status_code} {first.text[:500]}"
+    page = first.json()
+    while not page.get("data") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        page = admin.get("/spend/logs/ui", params={"page_size": 100}).json()
+    assert page["total"] >= 1 and {row["account_id"] for row in page["data"]} == {account_a.account_id}
+    assert not [c for c in account_b.canaries if c in str(page)]
+    mine = page["data"][0]["request_id"]
+    assert admin.get(f"/spend/logs/ui/{mine}").status_code == 200
+
+    # Another account's request id is not found, and filters naming B's key find nothing.
+    async def one_of_theirs() -> str:
+        conn = await asyncpg.connect(database_url)
+        try:
+            request_id: str = await conn.fetchval(
+                'SELECT request_id FROM "LiteLLM_SpendLogs" WHERE account_id = $1 LIMIT 1', account_b.account_id
+            )
+            return request_id
+        finally:
+            await conn.close()
+
+    theirs = asyncio.run(one_of_theirs())
+    assert theirs
+    assert admin.get(f"/spend/logs/ui/{theirs}").status_code == 404
+    assert admin.get("/spend/logs/ui", params={"api_key": account_b.member_token}).json()["total"] == 0
+    bad = admin.get("/spend/logs/ui", params={"sort_by": "nonsense"})
+    assert bad.status_code == 400 and "sort_by" in bad.json()["error"]["message"]

@@ -1,0 +1,171 @@
+"""Spend logs of the caller's account: the tenant-scoped ``/spend/logs/ui`` family.
+
+Same parameters and response shape as LiteLLM's handler (``{data, total, page,
+page_size, total_pages}``), read with asyncpg and always filtered by ``account_id``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from extensions.errors import AtriumError, NotFound, RequestError
+from extensions.runtime import runtime
+from extensions.tenancy.context import current_tenant
+
+__all__ = ["get_spend_logs_router"]
+
+_SORTABLE = {
+    "spend": '"spend"',
+    "total_tokens": '"total_tokens"',
+    "startTime": '"startTime"',
+    "endTime": '"endTime"',
+    "model": '"model"',
+    "request_duration_ms": '("endTime" - "startTime")',
+}
+
+
+def _pool() -> Any:
+    if runtime.pool is None:
+        raise AtriumError("spend logs need a database", hint="set DATABASE_URL")
+    return runtime.pool
+
+
+def _row(record: Any) -> dict[str, Any]:
+    row: dict[str, Any] = json.loads(record["row"])
+    return row
+
+
+class _Where:
+    def __init__(self, account_id: str | None) -> None:
+        self.clauses = ["s.account_id IS NOT DISTINCT FROM $1"]
+        self.args: list[Any] = [account_id]
+
+    def add(self, clause: str, value: Any) -> None:
+        if value is None or value == "":
+            return
+        self.args.append(value)
+        self.clauses.append(clause.replace("?", f"${len(self.args)}"))
+
+    @property
+    def sql(self) -> str:
+        return " AND ".join(self.clauses)
+
+
+def get_spend_logs_router() -> APIRouter:
+    router = APIRouter()
+
+    async def _list(
+        *,
+        api_key: str | None,
+        user_id: str | None,
+        request_id: str | None,
+        session_id: str | None,
+        team_id: str | None,
+        min_spend: float | None,
+        max_spend: float | None,
+        start_date: str | None,
+        end_date: str | None,
+        page: int,
+        page_size: int,
+        status_filter: str | None,
+        model: str | None,
+        key_alias: str | None,
+        end_user: str | None,
+        sort_by: str,
+        sort_order: str | None,
+    ) -> dict[str, Any]:
+        if sort_by not in _SORTABLE:
+            raise RequestError(f"Invalid sort_by: {sort_by}", hint=f"use one of {', '.join(sorted(_SORTABLE))}")
+        order = (sort_order or "desc").lower()
+        if order not in ("asc", "desc"):
+            raise RequestError(f"Invalid sort_order: {sort_order}", hint="use asc or desc")
+        where = _Where(current_tenant().account_id)
+        where.add("s.api_key = ?", api_key)
+        where.add('s."user" = ?', user_id)
+        where.add("s.request_id = ?", request_id)
+        where.add("s.session_id = ?", session_id)
+        where.add("s.team_id = ?", team_id)
+        where.add("s.spend >= ?", min_spend)
+        where.add("s.spend <= ?", max_spend)
+        where.add('s."startTime" >= ?::timestamp', start_date)
+        where.add('s."startTime" <= ?::timestamp', end_date)
+        where.add("s.status = ?", status_filter)
+        where.add("(s.model = ? OR s.model_group = ?)", model)
+        where.add("s.end_user = ?", end_user)
+        where.add(
+            'EXISTS (SELECT 1 FROM "LiteLLM_VerificationToken" v WHERE v.token = s.api_key '
+            "AND v.account_id IS NOT DISTINCT FROM $1 AND v.key_alias = ?)",
+            key_alias,
+        )
+        pool = _pool()
+        total = await pool.fetchval(f'SELECT count(*) FROM "LiteLLM_SpendLogs" s WHERE {where.sql}', *where.args)
+        rows = await pool.fetch(
+            f'SELECT to_jsonb(s)::text AS row FROM "LiteLLM_SpendLogs" s WHERE {where.sql} '
+            f"ORDER BY {_SORTABLE[sort_by]} {order} LIMIT {page_size} OFFSET {(page - 1) * page_size}",
+            *where.args,
+        )
+        return {
+            "data": [_row(r) for r in rows],
+            "total": total,
+            "page": page,
+            "page_size": page_size,
+            "total_pages": math.ceil(total / page_size) if total else 0,
+        }
+
+    @router.get("/spend/logs/ui")
+    @router.get("/spend/logs/v2")
+    async def spend_logs_ui(
+        api_key: str | None = None,
+        user_id: str | None = None,
+        request_id: str | None = None,
+        session_id: str | None = None,
+        team_id: str | None = None,
+        min_spend: float | None = None,
+        max_spend: float | None = None,
+        start_date: str | None = None,
+        end_date: str | None = None,
+        page: int = Query(1, ge=1),
+        page_size: int = Query(50, ge=1, le=1000),
+        status_filter: str | None = None,
+        model: str | None = None,
+        key_alias: str | None = None,
+        end_user: str | None = None,
+        sort_by: str = "startTime",
+        sort_order: str | None = "desc",
+    ) -> dict[str, Any]:
+        return await _list(
+            api_key=api_key, user_id=user_id, request_id=request_id, session_id=session_id, team_id=team_id,
+            min_spend=min_spend, max_spend=max_spend, start_date=start_date, end_date=end_date, page=page,
+            page_size=page_size, status_filter=status_filter, model=model, key_alias=key_alias, end_user=end_user,
+            sort_by=sort_by, sort_order=sort_order,
+        )  # fmt: skip
+
+    @router.get("/spend/logs/session/ui")
+    async def spend_logs_session(
+        session_id: str,
+        page: int = Query(1, ge=1),
+        page_size: int = Query(50, ge=1, le=1000),
+    ) -> dict[str, Any]:
+        return await _list(
+            api_key=None, user_id=None, request_id=None, session_id=session_id, team_id=None, min_spend=None,
+            max_spend=None, start_date=None, end_date=None, page=page, page_size=page_size, status_filter=None,
+            model=None, key_alias=None, end_user=None, sort_by="startTime", sort_order="asc",
+        )  # fmt: skip
+
+    @router.get("/spend/logs/ui/{request_id}")
+    async def spend_log_detail(request_id: str) -> dict[str, Any]:
+        record = await _pool().fetchrow(
+            'SELECT to_jsonb(s)::text AS row FROM "LiteLLM_SpendLogs" s '
+            "WHERE s.request_id = $2 AND s.account_id IS NOT DISTINCT FROM $1",
+            current_tenant().account_id,
+            request_id,
+        )
+        if record is None:
+            raise NotFound(f"no spend log {request_id}", hint="request ids come from /spend/logs/ui")
+        return _row(record)
+
+    return router
