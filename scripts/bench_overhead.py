@@ -160,6 +160,20 @@ def tree_cpu_seconds(root_pid: int | None) -> float | None:
     return total
 
 
+def wait_until_idle(pids: list[int | None], timeout: float = 180.0) -> None:
+    """Wait for every proxy to finish booting (with several workers, the first one answering
+    the liveness probe says nothing of the others): their CPU use drops below 10% of a core."""
+    deadline = time.monotonic() + timeout
+    last = [tree_cpu_seconds(pid) for pid in pids]
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = [tree_cpu_seconds(pid) for pid in pids]
+        if all(b is None or a is None or b - a < 0.1 for a, b in zip(last, now, strict=True)):
+            return
+        last = now
+    print("warning: the proxies still use CPU after start-up; measuring anyway", file=sys.stderr)
+
+
 # -- set-up --------------------------------------------------------------------------------
 @dataclass
 class Workload:
@@ -220,7 +234,8 @@ def start_upstream(port: int) -> subprocess.Popen[bytes]:
             if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).status_code == 200:
                 return proc
         except httpx.HTTPError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     proc.terminate()
     raise RuntimeError("fake upstream did not start")
 
@@ -233,13 +248,9 @@ def make_proxies(workdir: Path, dsn: str, config: dict[str, Any], workers: int) 
         **engine_env(select_engine()),
     }
     vanilla = ProxyProcess(
-        workdir,
-        database_url=dsn,
-        master_key=MASTER_KEY,
-        config=config,
-        extra_env=vanilla_env,
-        command=["litellm"],
+        workdir, database_url=dsn, master_key=MASTER_KEY, config=config, extra_env=vanilla_env, command=[]
     )
+    # ProxyProcess picks the port and writes the config file: the command can only name them now.
     vanilla.command = [
         str(Path(sys.executable).parent / "litellm"),
         *("--config", str(vanilla.config_path), "--host", "127.0.0.1"),
@@ -394,7 +405,10 @@ def measure(
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if min(args.concurrency, args.rounds, args.workers) < 1 or args.duration <= 0 or args.warmup < 0:
+        parser.error("--concurrency, --rounds and --workers must be >= 1, --duration > 0, --warmup >= 0")
     server_dsn = args.database_url or os.environ.get("DATABASE_URL") or DEFAULT_SERVER_DSN
     dsn = asyncio.run(create_database(server_dsn))
     upstream: subprocess.Popen[bytes] | None = None
@@ -409,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         with ThreadPoolExecutor(max_workers=2) as pool:
             for future in [pool.submit(p.start) for p in proxies.values()]:
                 future.result()
+        wait_until_idle([proxy_pid(proxy.port) for proxy in proxies.values()])
         targets = {name: generate_keys(proxy, workload) for name, proxy in proxies.items()}
         stats = measure(proxies, targets, args)
     finally:

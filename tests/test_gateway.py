@@ -109,3 +109,19 @@ def test_generated_key_chats_and_is_billed(proxy: ProxyProcess, upstream: FakeUp
 
     rows = wait_for_spend_rows(database_url, token_hash, count=3)
     assert len(rows) >= 3, f"spend rows for the key: {rows}"
+
+
+def test_upstream_errors_and_slow_answers_pass_through(proxy: ProxyProcess, master_key: str) -> None:
+    key = httpx.post(
+        f"{proxy.base_url}/key/generate", headers={"Authorization": f"Bearer {master_key}"}, json={}, timeout=30
+    ).json()["key"]
+    client = openai.OpenAI(api_key=key, base_url=f"{proxy.base_url}/v1", max_retries=0)
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="gpt-fake", messages=[{"role": "user", "content": "ERROR 429"}])
+    with pytest.raises(openai.APIStatusError) as failed:
+        client.chat.completions.create(model="gpt-fake", messages=[{"role": "user", "content": "ERROR 500"}])
+    assert failed.value.status_code >= 500
+    started = time.monotonic()
+    slow = client.chat.completions.create(model="gpt-fake", messages=[{"role": "user", "content": "SLOW 1"}])
+    assert slow.choices[0].message.content == "[primary] SLOW 1"
+    assert time.monotonic() - started >= 1.0  # the upstream really waited

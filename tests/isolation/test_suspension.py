@@ -8,11 +8,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from extensions.testing.fake_upstream import FakeUpstream
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.tenants import build_account
 
+DEPLOY = Path(__file__).resolve().parents[2] / "scripts" / "deploy.sh"
 PROPAGATION_LIMIT_S = 2.0  # the product promise (issue: suspension within 2 seconds)
 
 
@@ -22,14 +24,26 @@ def second_replica(
 ) -> Iterator[ProxyProcess]:
     from tests_support_config import gateway_config
 
+    config = workdir / "replica-config.yaml"
+    config.write_text(yaml.safe_dump(gateway_config(upstream)))
     replica = ProxyProcess(
         workdir,
         database_url=database_url,
         redis_url=redis_url,
         master_key=master_key,
-        config=gateway_config(upstream),
         workers=1,
     )
+    # The second replica starts the way the Docker image does: `scripts/deploy.sh start`.
+    replica.command = [
+        str(DEPLOY),
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(replica.port),
+        "--config",
+        str(config),
+    ]
     replica.start()
     yield replica
     replica.stop()
