@@ -12,6 +12,7 @@ Version facts that need no import of the (slow) proxy module are checked first, 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.metadata
@@ -301,15 +302,21 @@ def api_key_from_query(scope: Mapping[str, Any]) -> str | None:
     return values[0] if values else None
 
 
+@functools.cache
+def _key_header_reader() -> tuple[tuple[str, ...], Callable[[str], str]]:
+    special = importlib.import_module("litellm.types.proxy.auth.special_headers").SpecialHeaders
+    strip = importlib.import_module("litellm.proxy.auth.user_api_key_auth")._get_bearer_token_or_received_api_key
+    return tuple(getattr(special, member).value for member in _KEY_HEADER_ORDER), strip
+
+
 def api_key_from_headers(headers: Mapping[str, str]) -> str | None:
     """The API key LiteLLM would read from these headers, extracted the way it does.
 
     ``headers`` must be case-insensitive (Starlette's ``Headers``).
     """
-    special = importlib.import_module("litellm.types.proxy.auth.special_headers").SpecialHeaders
-    strip = importlib.import_module("litellm.proxy.auth.user_api_key_auth")._get_bearer_token_or_received_api_key
-    for member in _KEY_HEADER_ORDER:
-        value = headers.get(getattr(special, member).value)
+    names, strip = _key_header_reader()
+    for name in names:
+        value = headers.get(name)
         if value:
             key: str = strip(value)
             return key.strip() or None

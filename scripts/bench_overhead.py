@@ -423,7 +423,9 @@ def main(argv: list[str] | None = None) -> int:
         with ThreadPoolExecutor(max_workers=2) as pool:
             for future in [pool.submit(p.start) for p in proxies.values()]:
                 future.result()
+        started = time.monotonic()
         wait_until_idle([proxy_pid(proxy.port) for proxy in proxies.values()])
+        print(f"proxies idle {time.monotonic() - started:.0f} s after start", file=sys.stderr)
         targets = {name: generate_keys(proxy, workload) for name, proxy in proxies.items()}
         stats = measure(proxies, targets, args)
     finally:

@@ -20,6 +20,7 @@ account are stamped by the database triggers (:mod:`extensions.tenancy.stamping`
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 from collections.abc import Callable
@@ -47,6 +48,18 @@ class _Unrestricted:
 
 
 UNRESTRICTED = _Unrestricted()
+
+
+@functools.lru_cache(maxsize=2048)
+def _unbound_signature(function: Any) -> inspect.Signature:
+    signature = inspect.signature(function)
+    return signature.replace(parameters=list(signature.parameters.values())[1:])
+
+
+def _signature(method: Any) -> inspect.Signature:
+    """The call signature of a bound action, computed once per function (methods are rebuilt per access)."""
+    function = getattr(method, "__func__", None)
+    return _unbound_signature(function) if function is not None else inspect.signature(method)
 
 
 def restricted_scope(ctx: TenantContext | None) -> str | _Unrestricted | None:
@@ -102,7 +115,7 @@ class ScopedActions:
             account = restricted_scope(peek_tenant())
             if isinstance(account, _Unrestricted):
                 return await method(*args, **kwargs)
-            bound = inspect.signature(method).bind(*args, **kwargs)
+            bound = _signature(method).bind(*args, **kwargs)
             return await handler(method, name, account, bound.arguments)
 
         return call
@@ -186,7 +199,7 @@ class _ScopedBatchActions:
             account = restricted_scope(peek_tenant())
             if isinstance(account, _Unrestricted):
                 return method(*args, **kwargs)
-            kw = dict(inspect.signature(method).bind(*args, **kwargs).arguments)
+            kw = dict(_signature(method).bind(*args, **kwargs).arguments)
             if name in ("update", "delete"):
                 target = getattr(self._actions, f"{name}_many")
                 scoped = {"where": _and(kw["where"], account)}
