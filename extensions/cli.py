@@ -34,8 +34,10 @@ def _run_migrations(dsn: str, ours: Path | None = None) -> None:
     migrations = discover(litellm_adapter.shipped_migrations_dir(), ours)
     report = asyncio.run(migrate(dsn, migrations))
     print(f"migrations: {len(report.applied)} applied, {report.skipped} already applied", file=sys.stderr)
-    for name in report.applied:
-        print(f"  applied {name}", file=sys.stderr)
+    # A first run applies hundreds; list them only when few (the log keeps each one).
+    if len(report.applied) <= 20:
+        for name in report.applied:
+            print(f"  applied {name}", file=sys.stderr)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -190,7 +190,7 @@ async def migrate(
                 if migration.name in done:
                     report.skipped += 1
                     continue
-                log.info("applying migration %s", migration.name)
+                log.debug("applying migration %s", migration.name)
                 await _apply(conn, migration)
                 report.applied.append(migration.name)
             return report
