@@ -6,8 +6,9 @@ Both proxies run at the same time, from the same config (model list pointing at 
 upstream process, same master key), on the same freshly created and migrated PostgreSQL
 database, with the same Prisma engine and worker count. Load comes from a separate
 process (httpx, HTTP/1.1 keep-alive, fixed concurrency) driving non-streaming
-``/v1/chat/completions`` with a virtual key generated on each proxy; rounds alternate
-vanilla, atrium, vanilla, ... so machine noise hits both alike. Only 200 responses count.
+``/v1/chat/completions`` with a virtual key generated on each proxy (on Atrium, a key of an
+account created for the run: the tenant path); rounds alternate vanilla, atrium, vanilla, ...
+so machine noise hits both alike. Only 200 responses count.
 """
 
 from __future__ import annotations
@@ -196,8 +197,8 @@ def build_workload(upstream_base: str, accounts: int, models_per_account: int) -
     if accounts <= 0:
         groups = [[SINGLE_MODEL]]
     else:
-        # Stub for per-account keys: for now every "account" is a global key over its own models
-        # (measures the effect of the model count); real /account/new accounts come later.
+        # Stub: N keys stand for N accounts, each over its own models, so for now this measures the
+        # effect of the model count (on Atrium all keys sit in the one bench account).
         groups = [[f"acct{a:03d}-m{m:02d}" for m in range(models_per_account)] for a in range(accounts)]
     config = {
         "model_list": [deployment(name) for group in groups for name in group],
@@ -475,8 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--accounts",
         type=int,
         default=0,
-        help="0 (default): one model, one key. N>0: N keys (stand-ins for accounts, global keys for "
-        "now), each allowed its own --models-per-account models; N*M deployments in both configs",
+        help="0 (default): one model, one key. N>0: N keys standing for N accounts (a stub: on Atrium "
+        "all are in the one bench account for now), each allowed its own --models-per-account models; "
+        "N*M deployments in both configs",
     )
     add(
         "--models-per-account",
