@@ -31,7 +31,7 @@ from extensions.tenancy.resolution import TenantResolver
 from extensions.tenancy.route_policy import load_policy
 from extensions.tenancy.scoped_db import ScopedPrisma
 
-__all__ = ["build_app", "install"]
+__all__ = ["build_app", "install", "served_routes"]
 
 log = logging.getLogger("atrium.app")
 
@@ -93,6 +93,15 @@ def install(app: FastAPI) -> FastAPI:
     app.router.lifespan_context = _wrap_lifespan(app.router.lifespan_context)
     app.state.atrium_installed = True
     return app
+
+
+def served_routes(*, include_lazy: bool = True) -> list[litellm_adapter.RouteInfo]:
+    """Every route the served app has: LiteLLM's (lazy features registered) plus Atrium's.
+
+    The route-policy contract test and the isolation sweep list routes through this, so
+    a route added on either side is classified and swept.
+    """
+    return litellm_adapter.iter_routes(install(litellm_adapter.proxy_app()), include_lazy=include_lazy)
 
 
 def build_app() -> FastAPI:

@@ -33,6 +33,7 @@ __all__ = [
     "INTERNALS",
     "Contract",
     "Internal",
+    "RouteInfo",
     "api_key_from_headers",
     "api_key_from_query",
     "assert_compatible",

@@ -21,14 +21,14 @@ import asyncpg
 import httpx
 import pytest
 
-from extensions import litellm_adapter
+from extensions.app import served_routes
 from extensions.routes.replacements import HANDLERS
 from extensions.tenancy.route_policy import load_policy
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.tenants import AccountWorld, build_account
 
 POLICY = load_policy()
-ROUTES = litellm_adapter.iter_routes(litellm_adapter.proxy_app(), include_lazy=True)
+ROUTES = served_routes(include_lazy=True)
 
 # Routes whose effect is on the caller's own credentials; swept last so they cannot
 # hide later results.

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from starlette.routing import compile_path
 
-from extensions import litellm_adapter
+from extensions.app import served_routes
 from extensions.errors import ConfigurationError
 from extensions.litellm_adapter import RouteInfo
 from extensions.tenancy.route_policy import (
@@ -47,9 +47,9 @@ P, L, T, R, S = (
 
 @pytest.fixture(scope="module")
 def app_routes() -> list[RouteInfo]:
-    """Every route of LiteLLM's app in dispatch order, lazy feature routers registered."""
+    """Every route of the served app (LiteLLM's, lazy feature routers registered, plus Atrium's)."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # as `atrium` does: no network
-    return litellm_adapter.iter_routes(litellm_adapter.proxy_app(), include_lazy=True)
+    return served_routes(include_lazy=True)
 
 
 @pytest.fixture(scope="module")
