@@ -14,7 +14,7 @@ migration is current.
 
 from __future__ import annotations
 
-__all__ = ["STAMP_SOURCES", "trigger_migration_sql"]
+__all__ = ["STAMP_CONDITIONS", "STAMP_SOURCES", "trigger_migration_sql"]
 
 _KEY = ("LiteLLM_VerificationToken", "token")
 _TEAM = ("LiteLLM_TeamTable", "team_id")
@@ -59,6 +59,15 @@ STAMP_SOURCES: dict[str, list[tuple[str, tuple[str, str]]]] = {
     "LiteLLM_AutoRouterDailySpend": [("api_key", _KEY), ("user_id", _USER)],
 }
 
+# Rows a table's trigger must leave alone. A request refused at authentication (401/403) was not
+# made by the key's owner, so its failure log stays unattributed (super admin only).
+STAMP_CONDITIONS: dict[str, str] = {
+    "LiteLLM_SpendLogs": (
+        "NEW.status IS DISTINCT FROM 'failure' "
+        "OR coalesce(NEW.metadata -> 'error_information' ->> 'error_code', '') NOT IN ('401', '403')"
+    ),
+}
+
 _FUNCTION = """
 -- Fills NEW.account_id from the first parent row found; arguments come in triples:
 -- (column of NEW, parent table, parent key column).
@@ -84,28 +93,6 @@ BEGIN
         END IF;
         i := i + 3;
     END LOOP;
-    RETURN NEW;
-END
-$fn$;
-
--- A request refused at authentication (401/403) was not made by the key's owner: its failure
--- log is nobody's until proven otherwise, so it stays unattributed (super admin only).
-CREATE OR REPLACE FUNCTION atrium_skip_unauthenticated_spend_log() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-    IF NEW.account_id IS NULL AND NEW.status = 'failure'
-       AND (NEW.metadata -> 'error_information' ->> 'error_code') IN ('401', '403') THEN
-        NEW.account_id := '';
-    END IF;
-    RETURN NEW;
-END
-$fn$;
-
--- Runs after the stamping trigger (triggers fire in name order): turns the marker back into NULL.
-CREATE OR REPLACE FUNCTION atrium_unmark_spend_log() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-    IF NEW.account_id = '' THEN
-        NEW.account_id := NULL;
-    END IF;
     RETURN NEW;
 END
 $fn$;
@@ -138,21 +125,11 @@ def trigger_migration_sql() -> str:
         args = ", ".join(f"'{col}', '{parent}', '{key}'" for col, (parent, key) in sources)
         trigger = f"atrium_stamp_account_id_{table}"[:63]
         parts.append(f'DROP TRIGGER IF EXISTS "{trigger}" ON "{table}";')
+        condition = f" WHEN ({STAMP_CONDITIONS[table]})" if table in STAMP_CONDITIONS else ""
         parts.append(
             f'CREATE TRIGGER "{trigger}" BEFORE INSERT ON "{table}" '
-            f"FOR EACH ROW EXECUTE FUNCTION atrium_stamp_account_id({args});"
+            f"FOR EACH ROW{condition} EXECUTE FUNCTION atrium_stamp_account_id({args});"
         )
-    # Trigger order is alphabetical: atrium_0 (mark) < atrium_stamp... < atrium_z (unmark).
-    parts.append('DROP TRIGGER IF EXISTS "atrium_0_skip_unauthenticated" ON "LiteLLM_SpendLogs";')
-    parts.append(
-        'CREATE TRIGGER "atrium_0_skip_unauthenticated" BEFORE INSERT ON "LiteLLM_SpendLogs" '
-        "FOR EACH ROW EXECUTE FUNCTION atrium_skip_unauthenticated_spend_log();"
-    )
-    parts.append('DROP TRIGGER IF EXISTS "atrium_z_unmark" ON "LiteLLM_SpendLogs";')
-    parts.append(
-        'CREATE TRIGGER "atrium_z_unmark" BEFORE INSERT ON "LiteLLM_SpendLogs" '
-        "FOR EACH ROW EXECUTE FUNCTION atrium_unmark_spend_log();"
-    )
     parts.append('DROP TRIGGER IF EXISTS "atrium_check_key_team_account" ON "LiteLLM_VerificationToken";')
     parts.append(
         'CREATE TRIGGER "atrium_check_key_team_account" BEFORE INSERT OR UPDATE OF team_id, account_id '

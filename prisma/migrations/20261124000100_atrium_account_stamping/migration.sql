@@ -27,28 +27,6 @@ BEGIN
 END
 $fn$;
 
--- A request refused at authentication (401/403) was not made by the key's owner: its failure
--- log is nobody's until proven otherwise, so it stays unattributed (super admin only).
-CREATE OR REPLACE FUNCTION atrium_skip_unauthenticated_spend_log() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-    IF NEW.account_id IS NULL AND NEW.status = 'failure'
-       AND (NEW.metadata -> 'error_information' ->> 'error_code') IN ('401', '403') THEN
-        NEW.account_id := '';
-    END IF;
-    RETURN NEW;
-END
-$fn$;
-
--- Runs after the stamping trigger (triggers fire in name order): turns the marker back into NULL.
-CREATE OR REPLACE FUNCTION atrium_unmark_spend_log() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-    IF NEW.account_id = '' THEN
-        NEW.account_id := NULL;
-    END IF;
-    RETURN NEW;
-END
-$fn$;
-
 -- Defence in depth: a key can never point at a team of another account.
 CREATE OR REPLACE FUNCTION atrium_check_key_team_account() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -82,7 +60,7 @@ CREATE TRIGGER "atrium_stamp_account_id_LiteLLM_OrganizationMembership" BEFORE I
 DROP TRIGGER IF EXISTS "atrium_stamp_account_id_LiteLLM_ProjectTable" ON "LiteLLM_ProjectTable";
 CREATE TRIGGER "atrium_stamp_account_id_LiteLLM_ProjectTable" BEFORE INSERT ON "LiteLLM_ProjectTable" FOR EACH ROW EXECUTE FUNCTION atrium_stamp_account_id('team_id', 'LiteLLM_TeamTable', 'team_id');
 DROP TRIGGER IF EXISTS "atrium_stamp_account_id_LiteLLM_SpendLogs" ON "LiteLLM_SpendLogs";
-CREATE TRIGGER "atrium_stamp_account_id_LiteLLM_SpendLogs" BEFORE INSERT ON "LiteLLM_SpendLogs" FOR EACH ROW EXECUTE FUNCTION atrium_stamp_account_id('api_key', 'LiteLLM_VerificationToken', 'token', 'team_id', 'LiteLLM_TeamTable', 'team_id', 'user', 'LiteLLM_UserTable', 'user_id');
+CREATE TRIGGER "atrium_stamp_account_id_LiteLLM_SpendLogs" BEFORE INSERT ON "LiteLLM_SpendLogs" FOR EACH ROW WHEN (NEW.status IS DISTINCT FROM 'failure' OR coalesce(NEW.metadata -> 'error_information' ->> 'error_code', '') NOT IN ('401', '403')) EXECUTE FUNCTION atrium_stamp_account_id('api_key', 'LiteLLM_VerificationToken', 'token', 'team_id', 'LiteLLM_TeamTable', 'team_id', 'user', 'LiteLLM_UserTable', 'user_id');
 DROP TRIGGER IF EXISTS "atrium_stamp_account_id_LiteLLM_AuditLog" ON "LiteLLM_AuditLog";
 CREATE TRIGGER "atrium_stamp_account_id_LiteLLM_AuditLog" BEFORE INSERT ON "LiteLLM_AuditLog" FOR EACH ROW EXECUTE FUNCTION atrium_stamp_account_id('changed_by_api_key', 'LiteLLM_VerificationToken', 'token');
 DROP TRIGGER IF EXISTS "atrium_stamp_account_id_LiteLLM_DailyUserSpend" ON "LiteLLM_DailyUserSpend";
@@ -133,9 +111,5 @@ DROP TRIGGER IF EXISTS "atrium_stamp_account_id_LiteLLM_AutoRouterUserSession" O
 CREATE TRIGGER "atrium_stamp_account_id_LiteLLM_AutoRouterUserSession" BEFORE INSERT ON "LiteLLM_AutoRouterUserSession" FOR EACH ROW EXECUTE FUNCTION atrium_stamp_account_id('api_key', 'LiteLLM_VerificationToken', 'token', 'user_id', 'LiteLLM_UserTable', 'user_id');
 DROP TRIGGER IF EXISTS "atrium_stamp_account_id_LiteLLM_AutoRouterDailySpend" ON "LiteLLM_AutoRouterDailySpend";
 CREATE TRIGGER "atrium_stamp_account_id_LiteLLM_AutoRouterDailySpend" BEFORE INSERT ON "LiteLLM_AutoRouterDailySpend" FOR EACH ROW EXECUTE FUNCTION atrium_stamp_account_id('api_key', 'LiteLLM_VerificationToken', 'token', 'user_id', 'LiteLLM_UserTable', 'user_id');
-DROP TRIGGER IF EXISTS "atrium_0_skip_unauthenticated" ON "LiteLLM_SpendLogs";
-CREATE TRIGGER "atrium_0_skip_unauthenticated" BEFORE INSERT ON "LiteLLM_SpendLogs" FOR EACH ROW EXECUTE FUNCTION atrium_skip_unauthenticated_spend_log();
-DROP TRIGGER IF EXISTS "atrium_z_unmark" ON "LiteLLM_SpendLogs";
-CREATE TRIGGER "atrium_z_unmark" BEFORE INSERT ON "LiteLLM_SpendLogs" FOR EACH ROW EXECUTE FUNCTION atrium_unmark_spend_log();
 DROP TRIGGER IF EXISTS "atrium_check_key_team_account" ON "LiteLLM_VerificationToken";
 CREATE TRIGGER "atrium_check_key_team_account" BEFORE INSERT OR UPDATE OF team_id, account_id ON "LiteLLM_VerificationToken" FOR EACH ROW EXECUTE FUNCTION atrium_check_key_team_account();
