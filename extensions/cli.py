@@ -102,8 +102,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         DISABLE_SCHEMA_UPDATE="true",
         STORE_MODEL_IN_DB="True",
     )
-    if settings.redis_url:
-        os.environ.setdefault("REDIS_URL", settings.redis_url)
     host = args.host or settings.host
     port = args.port or settings.port
     workers = args.workers or settings.workers

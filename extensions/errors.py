@@ -13,6 +13,7 @@ HTTP responses; library errors are converted at the boundary with ``raise ... fr
      ├── TenancyError
      │    ├── NoTenantContext      (code asked for the tenant where none was decided)
      │    ├── AccountNotResolved   (credentials valid, account unknown: fail closed)
+     │    ├── AuthenticationRequired (no credentials on a route that needs them)
      │    ├── InvalidCredential    (a token hash presented as a key)
      │    ├── AccountInactive      (suspended or deleted account)
      │    └── RouteNotAllowed      (route not classified as safe for tenant principals)
@@ -29,6 +30,7 @@ __all__ = [
     "AccountInactive",
     "AccountNotResolved",
     "AtriumError",
+    "AuthenticationRequired",
     "CompatibilityError",
     "ConfigurationError",
     "Conflict",
@@ -60,6 +62,10 @@ class AtriumError(Exception):
         if self.details:
             body["details"] = self.details
         return body
+
+    def response_body(self, request_id: str | None) -> dict[str, Any]:
+        """The HTTP body: LiteLLM's ``{"error": {...}}`` shape, so clients parse both alike."""
+        return {"error": {**self.to_dict(), "type": self.code, "request_id": request_id}}
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
@@ -104,6 +110,11 @@ class NoTenantContext(TenancyError):
 class AccountNotResolved(TenancyError):
     code = "account_not_resolved"
     status = 403
+
+
+class AuthenticationRequired(TenancyError):
+    code = "authentication_required"
+    status = 401
 
 
 class InvalidCredential(TenancyError):

@@ -38,7 +38,6 @@ def _int(name: str, default: int) -> int:
 @dataclass
 class Settings:
     database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
-    redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
     master_key: str | None = field(default_factory=lambda: os.environ.get("LITELLM_MASTER_KEY") or None)
     data_dir: Path = field(default_factory=lambda: Path(os.environ.get("ATRIUM_DATA_DIR", ".atrium")))
     config: Path | None = field(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from extensions.errors import AtriumError, TenancyError
+from extensions.errors import AtriumError, AuthenticationRequired, TenancyError
 from extensions.runtime import runtime
-from extensions.tenancy.context import TenantContext
+from extensions.tenancy.context import PrincipalKind, TenantContext
 
 __all__ = ["require_database", "require_super_admin", "tenant_of"]
 
@@ -18,11 +18,9 @@ def tenant_of(request: Request) -> TenantContext | None:
 
 async def require_super_admin(request: Request) -> TenantContext:
     ctx = tenant_of(request)
-    if ctx is None or ctx.principal.value == "anonymous":
-        error = TenancyError("authentication required", hint="send the master key as a Bearer token")
-        error.status = 401
-        raise error
-    if not ctx.unrestricted or ctx.principal.value != "super_admin":
+    if ctx is None or ctx.principal is PrincipalKind.ANONYMOUS:
+        raise AuthenticationRequired("authentication required", hint="send the master key as a Bearer token")
+    if ctx.principal is not PrincipalKind.SUPER_ADMIN or not ctx.unrestricted:
         raise TenancyError("only the super admin can manage accounts", hint="use the master key")
     return ctx
 

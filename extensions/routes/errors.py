@@ -12,11 +12,7 @@ __all__ = ["install_error_handlers", "to_response"]
 
 
 def to_response(error: AtriumError) -> JSONResponse:
-    # LiteLLM answers {"error": {...}}; ours keep that shape so clients parse both alike.
-    return JSONResponse(
-        {"error": {**error.to_dict(), "type": error.code, "request_id": request_id_var.get()}},
-        status_code=error.status,
-    )
+    return JSONResponse(error.response_body(request_id_var.get()), status_code=error.status)
 
 
 def install_error_handlers(app: FastAPI) -> None:

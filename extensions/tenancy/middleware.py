@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from extensions.errors import AtriumError, RequestError, RouteNotAllowed
+from extensions.errors import AtriumError, RouteNotAllowed
 from extensions.logs import request_id_var
 from extensions.tenancy.context import PrincipalKind, TenantContext, tenant_context
 from extensions.tenancy.guards import check_guards
@@ -73,8 +73,7 @@ class Replacements(Protocol):
 
 
 async def error_response(send: Send, error: AtriumError, request_id: str) -> None:
-    # LiteLLM's own errors use {"error": {...}}; keep that shape so clients parse ours too.
-    body = json.dumps({"error": {**error.to_dict(), "type": error.code, "request_id": request_id}}).encode()
+    body = json.dumps(error.response_body(request_id)).encode()
     await send(
         {
             "type": "http.response.start",
@@ -138,24 +137,17 @@ class AccountMiddleware:
         policy: Policy | None = None,
         replacements: Replacements | None = None,
         resolver_factory: Callable[[], Resolver | None] | None = None,
-        replacements_factory: Callable[[], Replacements | None] | None = None,
     ) -> None:
         self.app = app
         self._resolver = resolver
         self._resolver_factory = resolver_factory
         self.policy = policy
-        self._replacements = replacements
-        self._replacements_factory = replacements_factory
+        self.replacements = replacements
 
     @property
     def resolver(self) -> Resolver:
         found = self._resolver_factory() if self._resolver_factory is not None else None
         return found or self._resolver or AnonymousResolver()
-
-    @property
-    def replacements(self) -> Replacements | None:
-        found = self._replacements_factory() if self._replacements_factory is not None else None
-        return found or self._replacements
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -218,7 +210,7 @@ class AccountMiddleware:
                 try:
                     with tenant_context(ctx):
                         await check_guards(tuple(classification.guards), parsed, ctx)
-                except (AtriumError, RequestError) as exc:
+                except AtriumError as exc:
                     await self._refuse(scope, send, exc, request_id)
                     return
 
