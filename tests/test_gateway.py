@@ -18,15 +18,16 @@ from extensions.testing.proxy_process import ProxyProcess
 MASTER_KEY = "sk-test-master-0123456789"  # the session proxy's master key (tests/conftest.py)
 
 
-def worker_statuses(base_url: str, want: int, attempts: int = 200) -> dict[int, dict]:  # type: ignore[type-arg]
+def worker_statuses(base_url: str, want: int, timeout: float = 60) -> dict[int, dict]:  # type: ignore[type-arg]
+    """Status of each worker seen; the proxy is live once one worker answers, others may still boot."""
     seen: dict[int, dict] = {}  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
     with httpx.Client(base_url=base_url, timeout=10) as client:
-        for _ in range(attempts):
+        while len(seen) < want and time.monotonic() < deadline:
             # A fresh connection each time, so the kernel spreads them over the workers.
             status = client.get("/atrium/status", headers={"Connection": "close"}).json()
             seen[status["worker_pid"]] = status
-            if len(seen) >= want:
-                break
+            time.sleep(0.05)
     return seen
 
 

@@ -107,6 +107,15 @@ def foreign_body(other: AccountWorld) -> dict[str, Any]:
     }
 
 
+async def _billed(dsn: str, token: str) -> bool:
+    conn = await asyncpg.connect(dsn)
+    try:
+        spend = await conn.fetchval('SELECT spend FROM "LiteLLM_VerificationToken" WHERE token = $1', token)
+        return bool(spend)
+    finally:
+        await conn.close()
+
+
 async def _snapshot(dsn: str, account_id: str) -> dict[str, Any]:
     """Every row of the account in the checked tables, as JSON objects."""
     conn = await asyncpg.connect(dsn)
@@ -120,16 +129,21 @@ async def _snapshot(dsn: str, account_id: str) -> dict[str, Any]:
         await conn.close()
 
 
+_ROW_KEYS = ("token", "request_id", "team_id", "user_id", "budget_id", "object_permission_id", "id")
+
+
+def _row_key(row: dict[str, Any]) -> str:
+    return next((f"{k}={row[k]}" for k in _ROW_KEYS if row.get(k) is not None), json.dumps(row, sort_keys=True))
+
+
 def _diff(before: list[str], after: list[str]) -> list[str]:
-    """Which columns of which rows changed (rows matched by position; both sides sorted)."""
-    if len(before) != len(after):
-        return [f"row count {len(before)} -> {len(after)}"]
-    changes: list[str] = []
-    for old_text, new_text in zip(before, after, strict=True):
-        old, new = json.loads(old_text), json.loads(new_text)
-        changes += [
-            f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
-        ]
+    """Which columns of which rows changed, rows matched by their key; added and removed rows named."""
+    old = {_row_key(r): r for r in map(json.loads, before)}
+    new = {_row_key(r): r for r in map(json.loads, after)}
+    changes = [f"added {k}" for k in new.keys() - old.keys()] + [f"removed {k}" for k in old.keys() - new.keys()]
+    for key in old.keys() & new.keys():
+        a, b = old[key], new[key]
+        changes += [f"{key} {c}: {a.get(c)!r} -> {b.get(c)!r}" for c in sorted(set(a) | set(b)) if a.get(c) != b.get(c)]
     return changes
 
 
@@ -146,19 +160,6 @@ def _around(timeline: list[tuple[float, str]], changed: dict[str, list[str]]) ->
             at = datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC).timestamp()
             lines += [f"{t - at:+.2f}s {what}" for t, what in timeline if at - 3 <= t <= at + 0.5]
     return "\n".join(lines[-40:])
-
-
-async def _recent(dsn: str, other: AccountWorld) -> str:
-    conn = await asyncpg.connect(dsn)
-    try:
-        rows = await conn.fetch(
-            'SELECT request_id, call_type, api_key, "user", team_id, model, status, metadata::text AS meta, '
-            'messages::text AS msgs FROM "LiteLLM_SpendLogs" WHERE account_id = $1 ORDER BY "startTime" DESC LIMIT 5',
-            other.account_id,
-        )
-        return "\n".join(str(dict(r))[:1500] for r in rows)
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +184,11 @@ def principals(
 @pytest.fixture(scope="module")
 def before(database_url: str, sweep_accounts: tuple[AccountWorld, AccountWorld]) -> dict[str, Any]:
     """D's rows once its own set-up traffic has been billed (spend is written asynchronously)."""
-    account_id = sweep_accounts[1].account_id
+    account_id, member_token = sweep_accounts[1].account_id, sweep_accounts[1].member_token
+    # Under load the spend writer can lag by seconds: wait for D's own chat to be billed first.
+    deadline = time.monotonic() + 60
+    while not asyncio.run(_billed(database_url, member_token)) and time.monotonic() < deadline:
+        time.sleep(0.5)
     previous = asyncio.run(_snapshot(database_url, account_id))
     for _ in range(20):
         time.sleep(3)
