@@ -1,0 +1,60 @@
+"""Model changes made through one replica are served by another, without a restart.
+
+The second replica has no Redis, so it learns of the change only through LiteLLM's
+periodic reload of DB models (PROXY_CONFIG_RELOAD_INTERVAL_SECONDS): the slowest path.
+With REDIS_URL, LiteLLM's config-sync channel makes it immediate (docs/models.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import ModelAccount, ok, wait_until_gone, wait_until_served
+from tests_support_config import gateway_config
+
+from extensions.testing.fake_upstream import FakeUpstream
+from extensions.testing.proxy_process import ProxyProcess
+
+RELOAD_INTERVAL_S = 5
+DEADLINE_S = 2 * RELOAD_INTERVAL_S + 10  # one interval, a reload in flight, request slack
+
+
+@pytest.fixture(scope="module")
+def replica_without_redis(
+    workdir: Path, database_url: str, master_key: str, upstream: FakeUpstream
+) -> Iterator[ProxyProcess]:
+    replica = ProxyProcess(
+        workdir,
+        database_url=database_url,
+        redis_url=None,
+        master_key=master_key,
+        config=gateway_config(upstream),
+        workers=1,
+        extra_env={"PROXY_CONFIG_RELOAD_INTERVAL_SECONDS": str(RELOAD_INTERVAL_S)},
+    )
+    replica.start()
+    yield replica
+    replica.stop()
+
+
+def test_model_written_through_one_replica_is_served_and_removed_on_another(
+    proxy: ProxyProcess, replica_without_redis: ProxyProcess, models_a: ModelAccount
+) -> None:
+    admin = models_a.admin(proxy.base_url)
+    key = models_a.world.admin_key
+    created = ok(
+        admin.post(
+            "/model/new",
+            json={
+                "model_name": "propagated",
+                "litellm_params": {"model": "openai/p", "api_base": models_a.upstream.base_url, "api_key": "sk-p"},
+            },
+        )
+    )
+    took = wait_until_served(replica_without_redis.base_url, key, "propagated", limit=DEADLINE_S)
+    print(f"model served by the second replica after {took:.1f}s (reload interval {RELOAD_INTERVAL_S}s)")
+    ok(admin.post("/model/delete", json={"id": created["model_info"]["id"]}))
+    gone = wait_until_gone(replica_without_redis.base_url, key, "propagated", limit=DEADLINE_S)
+    print(f"model gone from the second replica after {gone:.1f}s")
