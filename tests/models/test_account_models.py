@@ -203,3 +203,22 @@ def test_account_model_lifecycle_update_and_delete(proxy: ProxyProcess, models_a
     ok(admin.post("/model/update", json={"model_info": {"id": model_id}, "litellm_params": {"api_key": "sk-y"}}))
     ok(admin.post("/model/delete", json={"id": model_id}))
     wait_until_gone(proxy.base_url, models_a.world.admin_key, "short-lived")
+
+
+def test_two_deployments_of_one_account_model_are_load_balanced(proxy: ProxyProcess, models_a: ModelAccount) -> None:
+    admin = models_a.admin(proxy.base_url)
+    for upstream in (models_a.upstream, models_a.backup):
+        ok(
+            admin.post(
+                "/model/new",
+                json={
+                    "model_name": "balanced",
+                    "litellm_params": {"model": "openai/b", "api_base": upstream.base_url, "api_key": "sk-lb"},
+                },
+            )
+        )
+    wait_until_served(proxy.base_url, models_a.world.admin_key, "balanced")
+    for i in range(24):
+        assert chat(proxy.base_url, models_a.world.admin_key, "balanced", f"balance {i}").status_code == 200
+    for upstream in (models_a.upstream, models_a.backup):
+        assert any("balance " in json.dumps(r.body) for r in upstream.requests), upstream.name
