@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from extensions.errors import NotFound
 from extensions.models import catalog
@@ -86,7 +86,7 @@ def get_model_info_router() -> APIRouter:
         if query.get("model_group"):
             resolved = catalog.resolve(ctx.account_id, query["model_group"])
             if resolved is None:
-                return _relay_empty()
+                return JSONResponse({"data": []})
             query["model_group"] = resolved
         answer = await call_litellm(request, "GET", "/model_group/info", query=query, as_system=True)
         if not answer.ok:
@@ -137,9 +137,3 @@ def _list_endpoint(handler: Any) -> Any:
         return response
 
     return endpoint
-
-
-def _relay_empty() -> Response:
-    from fastapi.responses import JSONResponse
-
-    return JSONResponse({"data": []})
