@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from extensions.errors import AtriumError, NotFound, RequestError
+from extensions.models.presentation import unprefixed
 from extensions.runtime import runtime
 from extensions.tenancy.context import current_tenant
 
@@ -35,7 +36,8 @@ def _pool() -> Any:
 
 
 def _row(record: Any) -> dict[str, Any]:
-    row: dict[str, Any] = json.loads(record["row"])
+    # The account's models are logged under their router group <account_id>/<name>.
+    row: dict[str, Any] = unprefixed(current_tenant().account_id, json.loads(record["row"]))
     return row
 
 
@@ -94,7 +96,7 @@ def get_spend_logs_router() -> APIRouter:
         where.add('s."startTime" >= ?::timestamp', start_date)
         where.add('s."startTime" <= ?::timestamp', end_date)
         where.add("s.status = ?", status_filter)
-        where.add("(s.model = ? OR s.model_group = ?)", model)
+        where.add("(s.model = ? OR s.model_group = ? OR s.model_group = $1 || '/' || ?)", model)
         where.add("s.end_user = ?", end_user)
         where.add(
             'EXISTS (SELECT 1 FROM "LiteLLM_VerificationToken" v WHERE v.token = s.api_key '

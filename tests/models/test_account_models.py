@@ -222,3 +222,19 @@ def test_two_deployments_of_one_account_model_are_load_balanced(proxy: ProxyProc
         assert chat(proxy.base_url, models_a.world.admin_key, "balanced", f"balance {i}").status_code == 200
     for upstream in (models_a.upstream, models_a.backup):
         assert any("balance " in json.dumps(r.body) for r in upstream.requests), upstream.name
+
+
+def test_spend_logs_show_the_public_model_name(proxy: ProxyProcess, models_a: ModelAccount) -> None:
+    import time
+
+    admin = models_a.admin(proxy.base_url)
+    assert chat(proxy.base_url, models_a.world.admin_key, "gpt-4o", "billed by name").status_code == 200
+    deadline = time.monotonic() + 30
+    rows: list[dict] = []  # type: ignore[type-arg]
+    while time.monotonic() < deadline and not rows:
+        rows = ok(admin.get("/spend/logs/ui", params={"model": "gpt-4o", "page_size": 100}))["data"]
+        time.sleep(0.5)
+    assert rows, "no spend log for gpt-4o"
+    # failed calls (before the model reached every worker) are logged without a group
+    assert {r["model_group"] for r in rows} - {""} == {"gpt-4o"}
+    assert models_a.world.account_id not in json.dumps(rows)
