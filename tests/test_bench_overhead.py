@@ -21,13 +21,20 @@ NUMBER = r"\d+\.\d+"
 
 
 @pytest.mark.slow
-def test_bench_overhead_prints_both_figures_and_the_ratio(postgres: PostgresServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "workload",
+    [(), ("--accounts", "2", "--models-per-account", "2")],
+    ids=["one-model", "per-account-models"],
+)
+def test_bench_overhead_prints_both_figures_and_the_ratio(
+    postgres: PostgresServer, tmp_path: Path, workload: tuple[str, ...]
+) -> None:
     report = tmp_path / "bench.json"
     result = subprocess.run(
         [
             sys.executable,
             str(SCRIPT),
-            *("--duration", "2", "--rounds", "1", "--concurrency", "4", "--warmup", "1"),
+            *("--duration", "2", "--rounds", "1", "--concurrency", "4", "--warmup", "1", *workload),
             *("--database-url", postgres.admin_dsn, "--json", str(report)),
         ],
         capture_output=True,
