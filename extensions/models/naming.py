@@ -73,11 +73,10 @@ def entitled(deployment_or_info: Mapping[str, Any] | None, account_id: str | Non
 
     ``account_id`` None is a global key (no account): global models open to all only.
     """
-    info = _info(deployment_or_info)
-    owner = owner_of(info)
+    owner = owner_of(deployment_or_info)
     if owner is not None:
         return owner == account_id
-    allowed = info.get(ENTITLED_KEY)
+    allowed = _info(deployment_or_info).get(ENTITLED_KEY)
     if allowed is None:
         return True
     return account_id is not None and isinstance(allowed, list) and account_id in allowed
