@@ -41,6 +41,7 @@ __all__ = [
     "custom_logger_class",
     "decrypt_secret",
     "encrypt_secret",
+    "hash_password",
     "hash_token",
     "iter_routes",
     "litellm_schema_path",
@@ -133,6 +134,7 @@ INTERNALS: tuple[Internal, ...] = (
     Internal("litellm.proxy.proxy_server", "general_settings"),
     Internal("litellm.proxy.proxy_server", "premium_user"),
     Internal("litellm.constants", "LITELLM_UI_SESSION_DURATION"),
+    Internal("litellm.proxy.utils", "hash_password", ("password",)),
 )
 
 # Headers LiteLLM reads an API key from, in the order `get_api_key` tries them.
@@ -414,3 +416,9 @@ def set_ui_session_cookie(response: Any, request: Any, jwt_token: str) -> None:
     importlib.import_module("litellm.proxy.management_endpoints.ui_sso").set_session_token_cookie(
         response, request, jwt_token
     )
+
+
+def hash_password(password: str) -> str:
+    """LiteLLM's password hash (scrypt), so its own ``/login`` verifies passwords Atrium sets."""
+    hashed: str = importlib.import_module("litellm.proxy.utils").hash_password(password)
+    return hashed

@@ -69,3 +69,18 @@ def sso_session(world: IdentityWorld, email: str) -> tuple[httpx.Response, str]:
 
 def as_key(world: IdentityWorld, key: str) -> httpx.Client:
     return httpx.Client(base_url=world.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+
+def account_admin_key(world: IdentityWorld, account: SsoAccount) -> str:
+    """A key of an Atrium account admin of ``account`` (made once through the real API)."""
+    if "admin_key" not in account.extras:
+        admin_user = f"{account.slug}-admin"
+        with world.root() as root:
+            added = root.post("/account/admin/add", json={"account_id": account.account_id, "user_id": admin_user})
+            assert added.status_code == 200, added.text
+        with world.root(account.account_id) as acting:
+            generated = acting.post("/key/generate", json={"user_id": admin_user})
+            assert generated.status_code == 200, generated.text
+        account.extras["admin_key"] = generated.json()["key"]
+    key: str = account.extras["admin_key"]
+    return key
