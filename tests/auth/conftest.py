@@ -41,7 +41,7 @@ def identity(
         config=gateway_config(upstream),
         workers=1,
         extra_env={
-            "SUPER_ADMIN_EMAILS": f"boss@{a.domain}",
+            "SUPER_ADMIN_EMAILS": f"boss@{a.domain},boss@{b.domain}",
             "ATRIUM_TRUSTED_PROXIES": "127.0.0.1",
             "ATRIUM_OIDC_TIMEOUT": "2",
             "ATRIUM_SMTP_HOST": "127.0.0.1",
@@ -66,7 +66,7 @@ def identity(
     idp_b = OidcIdp(
         [IdpClient(b.client_id, b.client_secret, [callback])],
         # IdP B also vouches for an address of account A: B's admin controls B's IdP.
-        [IdpUser(b.email("bob"), PASSWORD), IdpUser(a.email("alice"), PASSWORD)],
+        [IdpUser(b.email("bob"), PASSWORD), IdpUser(b.email("boss"), PASSWORD), IdpUser(a.email("alice"), PASSWORD)],
     ).start()
     tamper = TamperingIdp(idp_a).start()
     silent = SilentServer()
