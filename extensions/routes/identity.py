@@ -116,6 +116,7 @@ def get_identity_router() -> APIRouter:
         code: str | None = None,
         error: str | None = None,
         error_description: str | None = None,
+        iss: str | None = None,
     ) -> RedirectResponse:
         services = identity_services()
         if not state:
@@ -129,6 +130,9 @@ def get_identity_router() -> APIRouter:
         if not code:
             raise LoginRejected("the callback carries no code", hint="start the sign-in again")
         config = await _enabled_config(services, login.account_id)
+        if iss is not None and iss != config.issuer:
+            # RFC 9207: the response names the IdP that sent it; another IdP's code is a mix-up attack.
+            raise LoginRejected(f"the response comes from issuer {iss!r}", hint="start the sign-in again")
         await check_account_active(services.pool, login.account_id)
         claims = await services.flow.finish(config, login, code)
         email = claims.get("email")

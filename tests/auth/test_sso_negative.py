@@ -161,3 +161,13 @@ def test_a_session_of_a_never_opens_b(identity: IdentityWorld) -> None:
     # The account header is the super admin's only; for anyone else it changes nothing.
     assert response.status_code == 403
     assert identity.b.client_id not in response.text
+
+
+def test_response_from_another_issuer_is_refused(identity: IdentityWorld, no_new_session: None) -> None:
+    """RFC 9207 mix-up defence: a code that says it comes from IdP B is not exchanged at A's IdP."""
+    callback = urlsplit(_callback(identity, identity.a, identity.a.email("alice")))
+    query = parse_qs(callback.query)
+    assert query["iss"] == [identity.idp_a.issuer]  # oidc-provider sends iss (RFC 9207)
+    forged = {**{k: v[0] for k, v in query.items()}, "iss": identity.idp_b.issuer}
+    response = httpx.get(callback._replace(query="").geturl(), params=forged)
+    assert_refused(response, 401, "login_rejected", "issuer")
