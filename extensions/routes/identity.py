@@ -102,10 +102,12 @@ def get_identity_router() -> APIRouter:
             account_id = state.account_id
         else:
             raise LoginRejected("say who signs in", hint="pass ?email=<your work email>")
-        if account_id is None:
+        config = await services.configs.get(account_id) if account_id else None
+        domain = hint.rsplit("@", 1)[1] if hint else None
+        if config is None or not config.enabled or (domain is not None and domain not in config.allowed_domains):
+            # One answer for unknown domains and accounts without SSO: it must not tell which exist.
             raise SsoNotConfigured("no SSO for this address", hint="sign in with your password at /ui/login")
-        config = await _enabled_config(services, account_id)
-        await check_account_active(services.pool, account_id)
+        await check_account_active(services.pool, config.account_id)
         url = await services.flow.start(config, _callback_url(request), hint)
         return RedirectResponse(url, status_code=302)
 

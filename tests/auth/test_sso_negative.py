@@ -171,3 +171,11 @@ def test_response_from_another_issuer_is_refused(identity: IdentityWorld, no_new
     forged = {**{k: v[0] for k, v in query.items()}, "iss": identity.idp_b.issuer}
     response = httpx.get(callback._replace(query="").geturl(), params=forged)
     assert_refused(response, 401, "login_rejected", "issuer")
+
+
+def test_sso_start_does_not_tell_which_domains_exist(identity: IdentityWorld, no_new_session: None) -> None:
+    url = f"{identity.base_url}/atrium/sso/start"
+    unknown = httpx.get(url, params={"email": "x@no-such-domain-here.example"})
+    password_only = httpx.get(url, params={"email": identity.pw.email("x")})
+    assert unknown.status_code == password_only.status_code == 404
+    assert unknown.json()["error"]["message"] == password_only.json()["error"]["message"]
