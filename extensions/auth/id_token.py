@@ -74,7 +74,7 @@ def validate_id_token(
             hint="the IdP must issue a fresh token for this client (iss, aud, exp, nonce); no session was created",
             claim=str(claim),
         ) from exc
-    if claims.get("email_verified") is False:
+    if claims.get("email_verified") in (False, "false"):  # some IdPs send the string
         raise LoginRejected(
             "the identity provider says this email is not verified", hint="verify the email at your IdP first"
         )

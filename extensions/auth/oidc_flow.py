@@ -33,6 +33,23 @@ LOGIN_STATE_TTL = timedelta(minutes=10)
 _METADATA_TTL = 300.0
 
 
+def _authlib_http_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
+    """(transport errors, timeouts) of the HTTP client authlib uses: httpx2 when installed, else httpx."""
+    errors: list[type[Exception]] = [httpx.HTTPError]
+    timeouts: list[type[Exception]] = [httpx.TimeoutException]
+    try:
+        import httpx2  # authlib >= 1.7 talks to the token endpoint through httpx2, not httpx
+    except ImportError:
+        pass
+    else:
+        errors.append(httpx2.HTTPError)
+        timeouts.append(httpx2.TimeoutException)
+    return tuple(errors), tuple(timeouts)
+
+
+_HTTP_ERRORS, _TIMEOUTS = _authlib_http_errors()
+
+
 def idp_timeout() -> float:
     return float(os.environ.get("ATRIUM_OIDC_TIMEOUT") or 5)
 
@@ -51,7 +68,7 @@ def _unreachable(what: str, url: str, exc: Exception) -> IdpUnreachable:
         f"identity provider unreachable: {what} at {url} failed ({type(exc).__name__})",
         hint="check that the IdP is up and the account's issuer / discovery URL is right; no session was created",
     )
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, _TIMEOUTS):
         error.status = 504
     return error
 
@@ -146,7 +163,7 @@ class OidcFlow:
                 f"the identity provider refused the authorization code ({exc.error})",
                 hint="codes are single-use and short-lived: start the sign-in again",
             ) from exc
-        except httpx.HTTPError as exc:
+        except _HTTP_ERRORS as exc:
             raise _unreachable("token exchange", token_url, exc) from exc
         id_token = token.get("id_token")
         if not isinstance(id_token, str):

@@ -112,7 +112,7 @@ Tamper = Callable[[dict[str, Any]], dict[str, Any]]
 class TamperingIdp:
     """Forwards to ``idp`` and, in a given ``mode``, replaces the id_token in token responses."""
 
-    MODES = ("pass", "wrong_aud", "expired", "unsigned", "nonce", "foreign_key", "wrong_iss", "no_email")
+    MODES = ("pass", "wrong_aud", "expired", "unsigned", "nonce", "foreign_key", "wrong_iss", "no_email", "hang")
 
     def __init__(self, idp: OidcIdp) -> None:
         self.idp = idp
@@ -121,6 +121,7 @@ class TamperingIdp:
         self.key = RSAKey.generate_key(2048, {"kid": "tamper-published", "use": "sig", "alg": "RS256"})
         self.foreign = RSAKey.generate_key(2048, {"kid": "tamper-published", "alg": "RS256"})  # same kid, unpublished
         self._server: ThreadingHTTPServer | None = None
+        self.released = threading.Event()  # set to let hanging requests go
 
     @property
     def url(self) -> str:
@@ -190,6 +191,9 @@ class TamperingIdp:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
+                if outer.mode == "hang":
+                    outer.released.wait(30)  # an IdP whose token endpoint stops answering
+                    return
                 headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type")}
                 upstream = httpx.post(f"{outer.idp.issuer}/token", content=body, headers=headers, timeout=10)
                 payload = upstream.json()
@@ -205,6 +209,7 @@ class TamperingIdp:
         return self
 
     def stop(self) -> None:
+        self.released.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -179,3 +179,15 @@ def test_sso_start_does_not_tell_which_domains_exist(identity: IdentityWorld, no
     password_only = httpx.get(url, params={"email": identity.pw.email("x")})
     assert unknown.status_code == password_only.status_code == 404
     assert unknown.json()["error"]["message"] == password_only.json()["error"]["message"]
+
+
+def test_token_endpoint_that_stops_answering_times_out(identity: IdentityWorld, no_new_session: None) -> None:
+    callback = _callback(identity, identity.t, identity.t.email("tess"))
+    identity.tamper.mode = "hang"
+    identity.tamper.released.clear()
+    try:
+        response = httpx.get(callback, timeout=60)
+    finally:
+        identity.tamper.mode = "pass"
+        identity.tamper.released.set()
+    assert_refused(response, 504, "idp_unreachable", "token exchange")
