@@ -136,3 +136,35 @@ def test_sso_account_invitation_continues_at_the_idp(identity: IdentityWorld) ->
     with as_key(identity, key) as bob:
         # The invitation made bob an account admin of B.
         assert bob.get("/atrium/sso/config").json()["account_id"] == acc.account_id
+
+
+def test_account_smtp_settings_override_the_env(identity: IdentityWorld) -> None:
+    acc = identity.pw
+    own = {"host": "127.0.0.1", "port": identity.mail.port, "from": f"invites@{acc.domain}", "starttls": False}
+    with identity.root() as root:
+        assert root.post("/account/update", json={"account_id": acc.account_id, "settings": {"smtp": own}}).is_success
+    try:
+        email = acc.email("via-own-smtp")
+        invite(identity, acc, email)
+        assert identity.mail.wait_for(email)["From"] == f"invites@{acc.domain}"
+    finally:
+        with identity.root() as root:
+            root.post("/account/update", json={"account_id": acc.account_id, "settings": {}})
+
+
+def test_unsendable_invitation_is_not_kept(identity: IdentityWorld) -> None:
+    from extensions.testing.fake_upstream import free_port
+
+    acc = identity.pw
+    dead = {"host": "127.0.0.1", "port": free_port(), "starttls": False}
+    with identity.root() as root:
+        assert root.post("/account/update", json={"account_id": acc.account_id, "settings": {"smtp": dead}}).is_success
+    email = acc.email("never-mailed")
+    try:
+        with as_key(identity, account_admin_key(identity, acc)) as admin:
+            failed = admin.post("/atrium/invitation/new", json={"email": email})
+            assert failed.status_code == 502 and failed.json()["error"]["code"] == "mail_failed"
+            assert email not in admin.get("/atrium/invitation/list").text
+    finally:
+        with identity.root() as root:
+            root.post("/account/update", json={"account_id": acc.account_id, "settings": {}})
