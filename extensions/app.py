@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from extensions import litellm_adapter
 from extensions.logs import configure_logging
+from extensions.models.masking import ModelNameMasking
 from extensions.routes.accounts import get_accounts_router
 from extensions.routes.errors import install_error_handlers
 from extensions.routes.identity import get_identity_router
@@ -84,6 +85,7 @@ def install(app: FastAPI) -> FastAPI:
     if getattr(app.state, "atrium_installed", False):
         return app
     configure_logging(os.environ.get("ATRIUM_LOG_LEVEL", "INFO"))
+    app.add_middleware(ModelNameMasking)  # inside AccountMiddleware: reads the account it decided
     app.add_middleware(
         AccountMiddleware,
         resolver_factory=lambda: runtime.resolver,

@@ -5,16 +5,39 @@ from __future__ import annotations
 from typing import Any
 
 from extensions.litellm_adapter import custom_logger_class
+from extensions.models import guard
 
 __all__ = ["AtriumCallback", "atrium_callback"]
 
 
 class AtriumCallback(custom_logger_class()):  # type: ignore[misc]
-    """Counts what it sees so ``/atrium/status`` can prove it is live in each worker."""
+    """Pins every model call to the caller's account (extensions/models/guard.py).
+
+    Also counts successes so ``/atrium/status`` can prove it is live in each worker.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.successes = 0
+
+    async def async_pre_call_hook(
+        self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: Any
+    ) -> dict[str, Any]:
+        return guard.pin_request(data)
+
+    async def async_filter_deployments(
+        self,
+        model: str,
+        healthy_deployments: list[dict[str, Any]],
+        messages: Any,
+        request_kwargs: dict[str, Any] | None = None,
+        parent_otel_span: Any = None,
+    ) -> list[dict[str, Any]]:
+        return guard.usable_deployments(healthy_deployments)
+
+    async def async_pre_call_deployment_hook(self, kwargs: dict[str, Any], call_type: Any) -> dict[str, Any] | None:
+        guard.check_deployment(kwargs)
+        return None
 
     async def async_log_success_event(
         self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any

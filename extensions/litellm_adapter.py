@@ -45,10 +45,12 @@ __all__ = [
     "hash_token",
     "iter_routes",
     "litellm_schema_path",
+    "llm_router",
     "master_key",
     "mint_ui_session",
     "prisma_client",
     "proxy_app",
+    "proxy_exception",
     "query_key_allowed",
     "query_key_wins",
     "set_ui_session_cookie",
@@ -108,6 +110,27 @@ INTERNALS: tuple[Internal, ...] = (
         "litellm.integrations.custom_logger",
         "CustomLogger.async_post_call_success_hook",
         ("self", "data", "user_api_key_dict", "response"),
+    ),
+    # Per-account models (extensions/models): the router each worker reloads from the DB,
+    # the deployment filter and the last hook before a provider call.
+    Internal("litellm.proxy.proxy_server", "llm_router"),
+    Internal("litellm.router", "Router.get_model_list", ("self", "model_name", "team_id")),
+    Internal("litellm.router", "Router.has_model_id", ("self", "candidate_id")),
+    Internal("litellm.router", "Router.get_deployment", ("self", "model_id")),
+    Internal(
+        "litellm.integrations.custom_logger",
+        "CustomLogger.async_filter_deployments",
+        ("self", "model", "healthy_deployments", "messages", "request_kwargs", "parent_otel_span"),
+    ),
+    Internal(
+        "litellm.integrations.custom_logger",
+        "CustomLogger.async_pre_call_deployment_hook",
+        ("self", "kwargs", "call_type"),
+    ),
+    Internal(
+        "litellm.proxy._types",
+        "ProxyException.__init__",
+        ("self", "message", "type", "param", "code", "headers", "openai_code", "provider_specific_fields"),
     ),
     # Identity: encrypt stored secrets and mint UI sessions exactly as LiteLLM's own logins do.
     Internal(
@@ -247,6 +270,21 @@ def prisma_client() -> Any | None:
     Read at call time: LiteLLM assigns the module global during start-up.
     """
     return _proxy_server().prisma_client
+
+
+def llm_router() -> Any | None:
+    """LiteLLM's ``Router`` of this worker (None before start-up or without models).
+
+    Read at call time: LiteLLM rebuilds and reassigns it when it reloads models.
+    """
+    return _proxy_server().llm_router
+
+
+def proxy_exception(message: str, *, status: int, error_type: str, param: str | None, code: str) -> Exception:
+    """An error LiteLLM's endpoints pass to the client as is: OpenAI's error shape and status."""
+    cls = importlib.import_module("litellm.proxy._types").ProxyException
+    error: Exception = cls(message=message, type=error_type, param=param, code=status, openai_code=code)
+    return error
 
 
 def master_key() -> str | None:

@@ -45,6 +45,7 @@ MASTER_KEY = "sk-bench-master-0123456789"
 DEFAULT_SERVER_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SINGLE_MODEL = "bench-model"
 ROUND_SETTLE_S = 1.0  # each round opens its connections during this uncounted second
+RELOAD_INTERVAL_S = 30  # LiteLLM's default PROXY_CONFIG_RELOAD_INTERVAL_SECONDS
 PROXIES = ("vanilla", "atrium")
 # Same for both: LiteLLM's logger and, for the `litellm` CLI, uvicorn at WARNING (no access
 # log line per request; `atrium serve` runs uvicorn at WARNING already).
@@ -185,26 +186,36 @@ def wait_until_idle(pids: list[int | None], timeout: float = 180.0) -> None:
 class Workload:
     config: dict[str, Any]
     key_models: list[list[str]]  # models of each virtual key to generate
+    upstream_base: str
+    per_account: bool  # Atrium's deployments come from its accounts, not from the config
+
+    @property
+    def atrium_config(self) -> dict[str, Any]:
+        return {**self.config, "model_list": []} if self.per_account else self.config
 
 
 def build_workload(upstream_base: str, accounts: int, models_per_account: int) -> Workload:
-    """One model and one key; or ``accounts`` keys, each with its own ``models_per_account``."""
+    """One model and one key; or ``accounts`` accounts, each with ``models_per_account`` models.
 
-    def deployment(name: str) -> dict[str, Any]:
-        params = {"model": f"openai/{name}", "api_base": upstream_base, "api_key": "sk-bench-upstream"}
-        return {"model_name": name, "litellm_params": params}
-
+    Vanilla LiteLLM gets the N*M deployments in its config and one key per would-be account
+    allowed its M models. Atrium gets the same N*M deployments the way tenants make them:
+    N accounts, each adding its M models through ``/model/new`` (same public names in every
+    account, so all N share names and only Atrium's per-account routing tells them apart).
+    """
     if accounts <= 0:
         groups = [[SINGLE_MODEL]]
     else:
-        # Stub: N keys stand for N accounts, each over its own models, so for now this measures the
-        # effect of the model count (on Atrium all keys sit in the one bench account).
         groups = [[f"acct{a:03d}-m{m:02d}" for m in range(models_per_account)] for a in range(accounts)]
     config = {
-        "model_list": [deployment(name) for group in groups for name in group],
+        "model_list": [deployment(upstream_base, name) for group in groups for name in group],
         "general_settings": {"master_key": MASTER_KEY},
     }
-    return Workload(config, groups)
+    return Workload(config, groups, upstream_base, per_account=accounts > 0)
+
+
+def deployment(upstream_base: str, name: str) -> dict[str, Any]:
+    params = {"model": f"openai/{name}", "api_base": upstream_base, "api_key": "sk-bench-upstream"}
+    return {"model_name": name, "litellm_params": params}
 
 
 async def create_database(server_dsn: str) -> str:
@@ -246,7 +257,7 @@ def start_upstream(port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("fake upstream did not start")
 
 
-def make_proxies(workdir: Path, dsn: str, config: dict[str, Any], workers: int) -> dict[str, ProxyProcess]:
+def make_proxies(workdir: Path, dsn: str, workload: Workload, workers: int) -> dict[str, ProxyProcess]:
     vanilla_env = {
         **COMMON_ENV,
         "DISABLE_SCHEMA_UPDATE": "true",
@@ -254,7 +265,7 @@ def make_proxies(workdir: Path, dsn: str, config: dict[str, Any], workers: int) 
         **engine_env(select_engine()),
     }
     vanilla = ProxyProcess(
-        workdir, database_url=dsn, master_key=MASTER_KEY, config=config, extra_env=vanilla_env, command=[]
+        workdir, database_url=dsn, master_key=MASTER_KEY, config=workload.config, extra_env=vanilla_env, command=[]
     )
     # ProxyProcess picks the port and writes the config file: the command can only name them now.
     vanilla.command = [
@@ -263,30 +274,58 @@ def make_proxies(workdir: Path, dsn: str, config: dict[str, Any], workers: int) 
         *("--port", str(vanilla.port), "--num_workers", str(workers)),
     ]
     atrium = ProxyProcess(
-        workdir, database_url=dsn, master_key=MASTER_KEY, config=config, extra_env=COMMON_ENV, workers=workers
+        workdir,
+        database_url=dsn,
+        master_key=MASTER_KEY,
+        config=workload.atrium_config,
+        extra_env=COMMON_ENV,
+        workers=workers,
     )
     return {"vanilla": vanilla, "atrium": atrium}
 
 
-def generate_keys(proxy: ProxyProcess, workload: Workload, *, in_account: bool) -> tuple[tuple[str, str], ...]:
-    """Virtual keys for the load; on Atrium they belong to an account, the tenant path."""
-    targets: list[tuple[str, str]] = []
+def _ok(reply: httpx.Response) -> dict[str, Any]:
+    if reply.status_code != 200:
+        raise RuntimeError(f"{reply.request.method} {reply.request.url}: {reply.status_code} {reply.text[:300]}")
+    body: dict[str, Any] = reply.json()
+    return body
+
+
+def _new_account(root: httpx.Client, slug: str) -> str:
+    account_id: str = _ok(root.post("/account/new", json={"name": slug, "slug": slug}))["account_id"]
+    return account_id
+
+
+def generate_keys(proxy: ProxyProcess, workload: Workload, *, atrium: bool) -> tuple[tuple[str, str], ...]:
+    """(key, model) targets. On Atrium keys belong to accounts; with --accounts each account
+    first adds its own models, under public names shared by every account."""
+    targets: list[list[tuple[str, str]]] = []
     headers = {"Authorization": f"Bearer {MASTER_KEY}"}
-    if in_account:
-        with httpx.Client(base_url=proxy.base_url, headers=headers, timeout=60) as root:
-            account = root.post("/account/new", json={"name": "Bench", "slug": f"bench-{os.getpid()}"})
-            if account.status_code != 200:
-                raise RuntimeError(f"/account/new on {proxy.base_url}: {account.status_code} {account.text[:300]}")
-            headers["X-Atrium-Account"] = account.json()["account_id"]
-    with httpx.Client(base_url=proxy.base_url, headers=headers, timeout=60) as admin:
-        for models in workload.key_models:
-            reply = admin.post("/key/generate", json={"models": models})
-            if reply.status_code != 200:
-                raise RuntimeError(f"/key/generate on {proxy.base_url}: {reply.status_code} {reply.text[:300]}")
-            targets += [(reply.json()["key"], model) for model in models]
+    with httpx.Client(base_url=proxy.base_url, headers=headers, timeout=60) as root:
+        for a, models in enumerate(workload.key_models):
+            acting = dict(headers)
+            names = models
+            if atrium and (workload.per_account or a == 0):
+                acting["X-Atrium-Account"] = _new_account(root, f"bench-{os.getpid()}-{a}")
+            if atrium and workload.per_account:
+                names = [f"m{m:02d}" for m in range(len(models))]
+                for public, internal in zip(names, models, strict=True):
+                    body = deployment(workload.upstream_base, internal)
+                    _ok(root.post("/model/new", headers=acting, json={**body, "model_name": public}))
+            key = _ok(root.post("/key/generate", headers=acting, json={"models": names}))["key"]
+            targets.append([(key, name) for name in names])
     # Interleave keys so consecutive requests use different keys (and models).
-    per_key = len(workload.key_models[0])
-    return tuple(targets[k * per_key + m] for m in range(per_key) for k in range(len(workload.key_models)))
+    return tuple(group[m] for m in range(len(targets[0])) for group in targets)
+
+
+def wait_until_served(proxy: ProxyProcess, targets: tuple[tuple[str, str], ...], workers: int) -> None:
+    """Models added through the API reach the other workers on LiteLLM's next DB reload."""
+    if workers > 1:
+        time.sleep(RELOAD_INTERVAL_S + 5)
+    with httpx.Client(base_url=proxy.base_url, timeout=60) as client:
+        for key, model in targets:
+            body = {"model": model, "messages": [{"role": "user", "content": "warm"}]}
+            _ok(client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {key}"}, json=body))
 
 
 # -- reporting -----------------------------------------------------------------------------
@@ -431,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         upstream = start_upstream(port)
         workload = build_workload(f"http://127.0.0.1:{port}/v1", args.accounts, args.models_per_account)
-        proxies = make_proxies(Path(tmp.name), dsn, workload.config, args.workers)
+        proxies = make_proxies(Path(tmp.name), dsn, workload, args.workers)
         print(f"starting both proxies (database {dsn.rsplit('/', 1)[1]})", file=sys.stderr, flush=True)
         with ThreadPoolExecutor(max_workers=2) as pool:
             for future in [pool.submit(p.start) for p in proxies.values()]:
@@ -439,7 +478,9 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         wait_until_idle([proxy_pid(proxy.port) for proxy in proxies.values()])
         print(f"proxies idle {time.monotonic() - started:.0f} s after start", file=sys.stderr)
-        targets = {name: generate_keys(proxy, workload, in_account=name == "atrium") for name, proxy in proxies.items()}
+        targets = {name: generate_keys(proxy, workload, atrium=name == "atrium") for name, proxy in proxies.items()}
+        if workload.per_account:
+            wait_until_served(proxies["atrium"], targets["atrium"], args.workers)
         stats = measure(proxies, targets, args)
     finally:
         for proxy in proxies.values():
@@ -476,15 +517,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--accounts",
         type=int,
         default=0,
-        help="0 (default): one model, one key. N>0: N keys standing for N accounts (a stub: on Atrium "
-        "all are in the one bench account for now), each allowed its own --models-per-account models; "
-        "N*M deployments in both configs",
+        help="0 (default): one model, one key. N>0: N accounts with --models-per-account models each: "
+        "N*M deployments in vanilla's config, and on Atrium added by each account through /model/new "
+        "under the same public names in every account; one key per account",
     )
     add(
         "--models-per-account",
         type=int,
         default=5,
-        help="models (deployments) per key with --accounts, default 5",
+        help="models (deployments) per account with --accounts, default 5",
     )
     add(
         "--database-url",

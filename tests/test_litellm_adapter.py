@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.datastructures import Headers
@@ -103,6 +104,68 @@ def test_doctor_fails_on_new_shipped_migration(tmp_path: Path) -> None:
     result = _doctor(tmp_path)
     assert result.returncode == 1
     assert "newest shipped litellm migration is 20991231000000_future" in result.stderr
+
+
+# -- per-account models: the router behaviour extensions/models relies on -------------------
+def _router(*deployments: tuple[str, str, dict[str, object]]) -> Any:
+    from litellm import Router
+
+    return Router(
+        model_list=[
+            {
+                "model_name": name,
+                "litellm_params": {"model": "openai/x", "api_key": "sk-x", "mock_response": f"from {model_id}"},
+                "model_info": {"id": model_id, **info},
+            }
+            for name, model_id, info in deployments
+        ]
+    )
+
+
+def test_router_lookups_return_deployments_with_their_model_info() -> None:
+    router = _router(("acct-1/gpt-4o", "dep-1", {"atrium_account_id": "acct-1"}))
+    (found,) = router.get_model_list(model_name="acct-1/gpt-4o")
+    assert found["model_info"]["atrium_account_id"] == "acct-1"
+    assert router.get_model_list(model_name="gpt-4o") == []
+    assert router.has_model_id("dep-1") and not router.has_model_id("dep-2")
+    assert router.get_deployment(model_id="dep-1").model_dump()["model_info"]["atrium_account_id"] == "acct-1"
+
+
+async def test_router_consults_callback_deployment_filter_and_pre_call_deployment_hook() -> None:
+    import litellm
+
+    seen: list[dict[str, Any]] = []
+
+    class Probe(adapter.custom_logger_class()):  # type: ignore[misc]
+        async def async_filter_deployments(
+            self,
+            model: str,
+            healthy_deployments: list[dict[str, Any]],
+            messages: Any,
+            request_kwargs: Any = None,
+            parent_otel_span: Any = None,
+        ) -> list[dict[str, Any]]:
+            return [d for d in healthy_deployments if d["model_info"].get("keep")]
+
+        async def async_pre_call_deployment_hook(self, kwargs: dict[str, Any], call_type: Any) -> None:
+            seen.append(dict(kwargs.get("model_info") or {}))
+
+    router = _router(("group", "dep-drop", {}), ("group", "dep-keep", {"keep": True}))
+    probe = Probe()
+    litellm.callbacks.append(probe)
+    try:
+        for _ in range(4):
+            reply = await router.acompletion(model="group", messages=[{"role": "user", "content": "hi"}])
+            assert reply.choices[0].message.content == "from dep-keep"
+    finally:
+        litellm.callbacks.remove(probe)
+    assert seen and all(info.get("id") == "dep-keep" for info in seen)
+
+
+def test_proxy_exception_carries_status_and_openai_code() -> None:
+    error = adapter.proxy_exception("nope", status=404, error_type="invalid_request_error", param="model", code="x")
+    assert type(error).__name__ == "ProxyException"
+    assert str(getattr(error, "code", "")) == "404" and getattr(error, "openai_code", None) == "x"
 
 
 # -- Identity internals ------------------------------------------------------------------------

@@ -11,12 +11,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
+from extensions.routes.credentials import get_credentials_router
 from extensions.routes.errors import install_error_handlers
+from extensions.routes.model_info import get_model_info_router
+from extensions.routes.models import get_models_router
 from extensions.routes.spend_logs import get_spend_logs_router
 
 __all__ = ["HANDLERS", "Replacements"]
 
-HANDLERS = frozenset({"spend_logs_ui"})
+HANDLERS = frozenset({"spend_logs_ui", "model_crud", "model_info", "model_list", "credentials"})
 
 
 class Replacements:
@@ -24,6 +27,9 @@ class Replacements:
         self.app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
         install_error_handlers(self.app)
         self.app.include_router(get_spend_logs_router())
+        self.app.include_router(get_models_router())
+        self.app.include_router(get_model_info_router())
+        self.app.include_router(get_credentials_router())
 
     def handles(self, handler: str | None) -> bool:
         return handler in HANDLERS

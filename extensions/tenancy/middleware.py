@@ -30,6 +30,8 @@ from extensions.tenancy.context import PrincipalKind, TenantContext, tenant_cont
 from extensions.tenancy.guards import check_guards
 from extensions.tenancy.raw_sql import raw_sql_reviewed
 
+DOWNSTREAM_SCOPE_KEY = "atrium.downstream"  # the app behind the middleware, for replacement handlers
+
 __all__ = ["OPEN_TO_TENANTS", "AccountMiddleware", "AnonymousResolver", "Resolver", "error_response"]
 
 log = logging.getLogger("atrium.middleware")
@@ -196,6 +198,7 @@ class AccountMiddleware:
             replacements = self.replacements
             if route_class == "replaced" and replacements is not None and replacements.handles(classification.handler):
                 target = replacements
+                scope[DOWNSTREAM_SCOPE_KEY] = self.app  # replacements may run vetted calls through LiteLLM
             elif route_class not in OPEN_TO_TENANTS:
                 await self._refuse(scope, send, _denied(path, method, classification), request_id)
                 return

@@ -1,7 +1,8 @@
 """A fake OpenAI-compatible upstream on loopback, for tests and benchmarks.
 
 Behaviour on demand, driven by the last user message:
-``ERROR <status>`` answers with that HTTP status and an OpenAI error body;
+``ERROR <status>`` answers with that HTTP status and an OpenAI error body (``ERROR@<name> <status>``:
+only the upstream of that name fails, so a fallback to another upstream can be observed);
 ``SLOW <seconds>`` waits before answering. Every request is recorded (path, the
 ``Authorization`` header the provider key arrives in, the JSON body) so tests can assert
 which upstream received a call and with which key.
@@ -75,6 +76,8 @@ def build_app(state: _State) -> FastAPI:
         if text.startswith("SLOW "):
             await asyncio.sleep(float(text.split()[1]))
         if text.startswith("ERROR "):
+            return _error(int(text.split()[1]))
+        if text.startswith(f"ERROR@{state.name} "):  # only this upstream fails: fallbacks can be observed
             return _error(int(text.split()[1]))
         return None
 

@@ -1,8 +1,9 @@
 """Build an account the way a customer would, through the real proxy's HTTP API.
 
 Each account gets an admin (Atrium account admin with a key), a team, a member with a
-key in that team, and some spend. Every identifier carries the account's ``canary``
-prefix, so an isolation test can scan any response for another account's canary.
+key in that team, and some spend; with ``with_model`` also a provider credential and a model
+of its own. Every identifier carries the account's ``canary`` prefix, so an isolation test
+can scan any response for another account's canary.
 """
 
 from __future__ import annotations
@@ -75,8 +76,39 @@ def _ui_session(base_url: str, admin: httpx.Client, user_id: str, email: str) ->
     return key, cookie
 
 
+def _account_model(admin: httpx.Client, slug: str, api_base: str) -> dict[str, Any]:
+    """A credential and a model of the account's own, named and keyed with its canary."""
+    credential = f"{slug}-cred"
+    _ok(
+        admin.post(
+            "/credentials",
+            json={"credential_name": credential, "credential_values": {"api_key": f"sk-{slug}-provider-secret"}},
+        )
+    )
+    model = _ok(
+        admin.post(
+            "/model/new",
+            json={
+                "model_name": f"{slug}-model",
+                "litellm_params": {
+                    "model": "openai/gpt-fake",
+                    "api_base": api_base,
+                    "litellm_credential_name": credential,
+                },
+            },
+        )
+    )
+    return {"model_id": model["model_info"]["id"], "credential_name": credential, "model_name": f"{slug}-model"}
+
+
 def build_account(
-    base_url: str, master_key: str, slug: str, model: str = "gpt-fake", extra_models: tuple[str, ...] = ("embed-fake",)
+    base_url: str,
+    master_key: str,
+    slug: str,
+    model: str = "gpt-fake",
+    extra_models: tuple[str, ...] = ("embed-fake",),
+    *,
+    with_model: bool = False,
 ) -> AccountWorld:
     root = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {master_key}"}, timeout=30)
     account = _ok(
@@ -118,6 +150,7 @@ def build_account(
         )
     )
     ui_key, ui_cookie = _ui_session(base_url, admin, f"{slug}-ui", f"ui@{slug}.example")
+    extras = _account_model(admin, slug, f"http://{slug}-provider.invalid/v1") if with_model else {}
     client = openai.OpenAI(api_key=member_key["key"], base_url=f"{base_url}/v1")
     client.chat.completions.create(model=model, messages=[{"role": "user", "content": f"{slug} spend"}])
     return AccountWorld(
@@ -132,4 +165,5 @@ def build_account(
         member_token=member_key["token"],
         ui_session_key=ui_key,
         ui_session_cookie=ui_cookie,
+        extras=extras,
     )

@@ -62,6 +62,8 @@ TENANT_TABLES = [
     "LiteLLM_BudgetTable",
     "LiteLLM_SpendLogs",
     "LiteLLM_ObjectPermissionTable",
+    "LiteLLM_ProxyModelTable",
+    "LiteLLM_CredentialsTable",
 ]
 
 
@@ -71,6 +73,10 @@ def _value_for(param: str, other: AccountWorld) -> str:
         return other.member_token
     if "user" in name:
         return other.member_user
+    if name == "model_id":
+        return str(other.extras["model_id"])
+    if "credential" in name:
+        return str(other.extras["credential_name"])
     if "model" in name:
         return "gpt-fake"
     return other.team_id
@@ -101,6 +107,9 @@ def foreign_body(other: AccountWorld) -> dict[str, Any]:
         "user_id": other.member_user,
         "user_ids": [other.member_user],
         "account_id": other.account_id,
+        "id": other.extras["model_id"],
+        "model_id": other.extras["model_id"],
+        "credential_name": other.extras["credential_name"],
         "model": "gpt-fake",
         "input": "x",
         "messages": [{"role": "user", "content": "x"}],
@@ -164,7 +173,10 @@ def _around(timeline: list[tuple[float, str]], changed: dict[str, list[str]]) ->
 
 @pytest.fixture(scope="module")
 def sweep_accounts(proxy: ProxyProcess, master_key: str) -> tuple[AccountWorld, AccountWorld]:
-    return build_account(proxy.base_url, master_key, "charlie"), build_account(proxy.base_url, master_key, "delta")
+    return (
+        build_account(proxy.base_url, master_key, "charlie", with_model=True),
+        build_account(proxy.base_url, master_key, "delta", with_model=True),
+    )
 
 
 @pytest.fixture(scope="module")

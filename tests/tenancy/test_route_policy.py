@@ -119,7 +119,7 @@ EXAMPLES = [
         L,
         "/v1beta/models/{model_name:path}:generateContent",
     ),
-    ("GET", "/v1/models", L, "/v1/models"),
+    ("GET", "/v1/models", R, "/v1/models"),
     ("GET", "/v1/files/file-abc/content", L, "/v1/files/{file_id:path}/content"),
     ("GET", "/openai/v1/files", L, "/{provider}/v1/files"),
     ("POST", "/anthropic/v1/messages", L, "/anthropic/{endpoint:path}"),

@@ -1,0 +1,1 @@
+"""Per-account models: naming, the per-worker catalogue over LiteLLM's router, and the routing guard."""

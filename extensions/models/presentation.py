@@ -1,0 +1,70 @@
+"""What a tenant principal is shown of a model or credential: its own names, no secrets.
+
+Provider secrets are encrypted in the database by LiteLLM and masked by its credential
+endpoints; these functions add the account view on top: internal names become the
+public ones, other accounts' entries disappear, and a global model shows only what a
+client needs (its name, provider model and capabilities), not the super admin's endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from extensions.models.naming import ACCOUNT_KEY, ENTITLED_KEY, PUBLIC_NAME_KEY, entitled, owner_of, public_name
+
+__all__ = ["present_credential", "present_deployment", "safe_params", "unprefixed"]
+
+_SECRET_MARKERS = ("key", "secret", "token", "password", "credential", "authorization")
+_HIDDEN_INFO = frozenset({ACCOUNT_KEY, PUBLIC_NAME_KEY, ENTITLED_KEY})
+
+
+def safe_params(account_id: str | None, params: Mapping[str, Any]) -> dict[str, Any]:
+    shown: dict[str, Any] = {}
+    for name, value in params.items():
+        if name == "litellm_credential_name":
+            shown[name] = public_name(account_id, str(value)) if account_id else value
+        elif not any(marker in name.lower() for marker in _SECRET_MARKERS):
+            shown[name] = value
+    return shown
+
+
+def _safe_info(info: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in info.items() if k not in _HIDDEN_INFO}
+
+
+def present_deployment(account_id: str | None, entry: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A deployment as LiteLLM lists it (``model_name``, ``litellm_params``, ``model_info``)."""
+    info = entry.get("model_info") or {}
+    if not isinstance(info, Mapping) or not entitled(info, account_id):
+        return None
+    shown = dict(entry)
+    params = entry.get("litellm_params") or {}
+    if owner_of(info) is not None:
+        name = str(entry.get("model_name"))
+        shown["model_name"] = public_name(account_id, name) if account_id else name
+        shown["litellm_params"] = safe_params(account_id, params if isinstance(params, Mapping) else {})
+    else:
+        provider_model = params.get("model") if isinstance(params, Mapping) else None
+        shown["litellm_params"] = {"model": provider_model} if provider_model else {}
+    shown["model_info"] = _safe_info(info)
+    return shown
+
+
+def present_credential(account_id: str | None, entry: Mapping[str, Any]) -> dict[str, Any] | None:
+    info = entry.get("credential_info") or {}
+    owner = info.get(ACCOUNT_KEY) if isinstance(info, Mapping) else None
+    if account_id is None or owner != account_id:
+        return None
+    shown = dict(entry)
+    shown["credential_name"] = public_name(account_id, str(entry.get("credential_name")))
+    shown["credential_info"] = _safe_info(info)
+    return shown
+
+
+def unprefixed(account_id: str | None, body: Any) -> Any:
+    """LiteLLM's messages name internal names; the account sees its own names."""
+    if account_id is None or body is None:
+        return body
+    return json.loads(json.dumps(body).replace(f"{account_id}/", ""))

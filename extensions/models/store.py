@@ -1,0 +1,51 @@
+"""Ownership facts read from the database: the authority across workers and replicas."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from extensions.errors import AtriumError
+from extensions.models.naming import ACCOUNT_KEY
+from extensions.runtime import runtime
+
+__all__ = ["credential_owner", "model_owner"]
+
+
+def _pool() -> Any:
+    if runtime.pool is None:
+        raise AtriumError("models need a database", hint="set DATABASE_URL")
+    return runtime.pool
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    for _ in range(2):  # asyncpg returns jsonb as text; LiteLLM may have stored a JSON string in it
+        if not isinstance(value, str):
+            break
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
+
+
+async def model_owner(model_id: str) -> str | None:
+    """The account owning DB model ``model_id``; None when it is global or does not exist."""
+    row = await _pool().fetchrow(
+        'SELECT account_id, model_info FROM "LiteLLM_ProxyModelTable" WHERE model_id = $1', model_id
+    )
+    if row is None:
+        return None
+    owner = row["account_id"] or _as_dict(row["model_info"]).get(ACCOUNT_KEY)
+    return owner if isinstance(owner, str) else None
+
+
+async def credential_owner(credential_name: str) -> str | None:
+    row = await _pool().fetchrow(
+        'SELECT account_id, credential_info FROM "LiteLLM_CredentialsTable" WHERE credential_name = $1',
+        credential_name,
+    )
+    if row is None:
+        return None
+    owner = row["account_id"] or _as_dict(row["credential_info"]).get(ACCOUNT_KEY)
+    return owner if isinstance(owner, str) else None

@@ -1,0 +1,139 @@
+"""The account's view of the model listings: its own models and the global ones it may use.
+
+``/model/info``, ``/v2/model/info`` and ``/model_group/info`` are read from LiteLLM as the
+system and filtered here (LiteLLM's ``/v2/model/info`` would list every account's
+deployments to any key). ``/v1/models`` is read with the caller's own key, so LiteLLM's
+key and team restrictions still apply, then filtered and renamed the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from extensions.errors import NotFound
+from extensions.models import catalog
+from extensions.models.presentation import present_deployment
+from extensions.routes.delegate import call_litellm
+from extensions.routes.deps import AnyTenant
+from extensions.tenancy.context import TenantContext
+
+__all__ = ["get_model_info_router"]
+
+_ALL_PAGES = "100000"
+
+
+def _deployments(ctx: TenantContext, body: Any) -> list[dict[str, Any]]:
+    rows = body.get("data") if isinstance(body, dict) else None
+    shown = (present_deployment(ctx.account_id, row) for row in rows or [] if isinstance(row, dict))
+    return [row for row in shown if row is not None]
+
+
+def _listed_models(ctx: TenantContext, body: Any) -> list[dict[str, Any]]:
+    seen: set[str] = set()
+    shown: list[dict[str, Any]] = []
+    for row in body.get("data") or [] if isinstance(body, dict) else []:
+        name = catalog.visible_name(ctx.account_id, str(row.get("id")))
+        if name is not None and name not in seen:
+            seen.add(name)
+            shown.append({**row, "id": name})
+    return shown
+
+
+def get_model_info_router() -> APIRouter:
+    router = APIRouter()
+
+    async def _model_info(request: Request, ctx: TenantContext) -> Response:
+        answer = await call_litellm(request, "GET", "/model/info", query=dict(request.query_params), as_system=True)
+        if not answer.ok:
+            return answer.relay()
+        return answer.relay({"data": _deployments(ctx, answer.json())})
+
+    @router.get("/model/info")
+    async def model_info(request: Request, ctx: AnyTenant) -> Response:
+        return await _model_info(request, ctx)
+
+    @router.get("/v1/model/info")
+    async def model_info_v1(request: Request, ctx: AnyTenant) -> Response:
+        return await _model_info(request, ctx)
+
+    @router.get("/v2/model/info")
+    async def model_info_v2(request: Request, ctx: AnyTenant, page: int = 1, size: int = 50) -> Response:
+        page, size = max(page, 1), max(size, 1)
+        query = {k: v for k, v in request.query_params.items() if k not in ("page", "size")}
+        answer = await call_litellm(
+            request, "GET", "/v2/model/info", query={**query, "page": "1", "size": _ALL_PAGES}, as_system=True
+        )
+        if not answer.ok:
+            return answer.relay()
+        rows = _deployments(ctx, answer.json())
+        return answer.relay(
+            {
+                "data": rows[(page - 1) * size : page * size],
+                "total_count": len(rows),
+                "current_page": page,
+                "total_pages": math.ceil(len(rows) / size) if rows else 0,
+                "size": size,
+            }
+        )
+
+    @router.get("/model_group/info")
+    async def model_group_info(request: Request, ctx: AnyTenant) -> Response:
+        query = dict(request.query_params)
+        if query.get("model_group"):
+            resolved = catalog.resolve(ctx.account_id, query["model_group"])
+            if resolved is None:
+                return JSONResponse({"data": []})
+            query["model_group"] = resolved
+        answer = await call_litellm(request, "GET", "/model_group/info", query=query, as_system=True)
+        if not answer.ok:
+            return answer.relay()
+        body = answer.json()
+        groups: list[dict[str, Any]] = []
+        for row in body.get("data") or [] if isinstance(body, dict) else []:
+            name = catalog.visible_name(ctx.account_id, str(row.get("model_group")))
+            if name is not None:
+                groups.append({**row, "model_group": name})
+        return answer.relay({**body, "data": groups})
+
+    async def _models(request: Request, ctx: TenantContext) -> Response:
+        answer = await call_litellm(request, "GET", "/v1/models", query=dict(request.query_params), as_system=False)
+        if not answer.ok:
+            return answer.relay()
+        body = answer.json()
+        return answer.relay({**(body if isinstance(body, dict) else {}), "data": _listed_models(ctx, body)})
+
+    for path in ("/models", "/v1/models", "/cursor/models", "/cursor/v1/models"):
+        router.add_api_route(path, _list_endpoint(_models), methods=["GET"])
+
+    async def _one_model(model_id: str, request: Request, ctx: TenantContext) -> Response:
+        answer = await call_litellm(request, "GET", "/v1/models", as_system=False)
+        if answer.ok:
+            for row in _listed_models(ctx, answer.json()):
+                if row["id"] == model_id:
+                    return answer.relay(row)
+        raise NotFound(
+            f"The model `{model_id}` does not exist or you do not have access to it.",
+            hint="list the models your key can use with GET /v1/models",
+        )
+
+    @router.get("/models/{model_id:path}")
+    async def one_model(model_id: str, request: Request, ctx: AnyTenant) -> Response:
+        return await _one_model(model_id, request, ctx)
+
+    @router.get("/v1/models/{model_id:path}")
+    async def one_model_v1(model_id: str, request: Request, ctx: AnyTenant) -> Response:
+        return await _one_model(model_id, request, ctx)
+
+    return router
+
+
+def _list_endpoint(handler: Any) -> Any:
+    async def endpoint(request: Request, ctx: AnyTenant) -> Response:
+        response: Response = await handler(request, ctx)
+        return response
+
+    return endpoint

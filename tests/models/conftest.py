@@ -1,0 +1,134 @@
+"""Two accounts that both call a model `gpt-4o`, each backed by its own fake upstream."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from extensions.testing.fake_upstream import FakeUpstream
+from extensions.testing.proxy_process import ProxyProcess
+from extensions.testing.tenants import AccountWorld, build_account
+
+SERVE_LIMIT_S = 45.0  # LiteLLM's DB reload interval (30 s) plus start-up slack
+
+
+@dataclass
+class ModelAccount:
+    world: AccountWorld
+    upstream: FakeUpstream  # serves the account's gpt-4o
+    backup: FakeUpstream  # serves the account's gpt-4o-backup
+    provider_key: str
+    gpt4o_id: str
+
+    def admin(self, base_url: str) -> httpx.Client:
+        return self.world.client(base_url, self.world.admin_key)
+
+
+def ok(response: httpx.Response) -> dict:  # type: ignore[type-arg]
+    assert response.status_code == 200, f"{response.request.method} {response.request.url}: {response.text}"
+    body: dict = response.json()  # type: ignore[type-arg]
+    return body
+
+
+def chat(base_url: str, key: str, model: str, text: str = "hello", **extra: object) -> httpx.Response:
+    return httpx.post(
+        f"{base_url}/v1/chat/completions",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"model": model, "messages": [{"role": "user", "content": text}], **extra},
+        timeout=60,
+    )
+
+
+def wait_until_served(base_url: str, key: str, model: str, limit: float = SERVE_LIMIT_S) -> float:
+    """Seconds until every worker serves ``model`` (several answers in a row, workers are picked at random)."""
+    started = time.monotonic()
+    streak = 0
+    while time.monotonic() - started < limit:
+        streak = streak + 1 if chat(base_url, key, model, "warmup").status_code == 200 else 0
+        if streak >= 8:
+            return time.monotonic() - started
+        time.sleep(0.2 if streak else 0.5)
+    raise AssertionError(f"{model} was not served by every worker of {base_url} within {limit}s")
+
+
+def wait_until_gone(base_url: str, key: str, model: str, limit: float = SERVE_LIMIT_S) -> float:
+    started = time.monotonic()
+    streak = 0
+    while time.monotonic() - started < limit:
+        streak = streak + 1 if chat(base_url, key, model, "probe").status_code == 404 else 0
+        if streak >= 8:
+            return time.monotonic() - started
+        time.sleep(0.2 if streak else 0.5)
+    raise AssertionError(f"{model} was still served by {base_url} after {limit}s")
+
+
+def _add_account_models(base_url: str, world: AccountWorld, tag: str, *, use_credential: bool) -> ModelAccount:
+    upstream = FakeUpstream(f"{tag}-main").start()
+    backup = FakeUpstream(f"{tag}-backup").start()
+    provider_key = f"sk-up-{tag}"
+    admin = world.client(base_url, world.admin_key)
+    params: dict[str, object] = {"model": "openai/gpt-4o", "api_base": upstream.base_url}
+    if use_credential:
+        ok(
+            admin.post(
+                "/credentials",
+                json={"credential_name": "openai-main", "credential_values": {"api_key": provider_key}},
+            )
+        )
+        params["litellm_credential_name"] = "openai-main"
+    else:
+        params["api_key"] = provider_key
+    created = ok(
+        admin.post(
+            "/model/new",
+            json={
+                "model_name": "gpt-4o",
+                "litellm_params": params,
+                "model_info": {"atrium_fallbacks": ["gpt-4o-backup"]},
+            },
+        )
+    )
+    ok(
+        admin.post(
+            "/model/new",
+            json={
+                "model_name": "gpt-4o-backup",
+                "litellm_params": {
+                    "model": "openai/gpt-4o-mini",
+                    "api_base": backup.base_url,
+                    "api_key": f"{provider_key}-backup",
+                },
+            },
+        )
+    )
+    return ModelAccount(world, upstream, backup, provider_key, created["model_info"]["id"])
+
+
+@pytest.fixture(scope="package")
+def models_a(proxy: ProxyProcess, master_key: str) -> Iterator[ModelAccount]:
+    world = build_account(proxy.base_url, master_key, "mdla")
+    account = _add_account_models(proxy.base_url, world, "A", use_credential=True)
+    yield account
+    account.upstream.stop()
+    account.backup.stop()
+
+
+@pytest.fixture(scope="package")
+def models_b(proxy: ProxyProcess, master_key: str) -> Iterator[ModelAccount]:
+    world = build_account(proxy.base_url, master_key, "mdlb")
+    account = _add_account_models(proxy.base_url, world, "B", use_credential=False)
+    yield account
+    account.upstream.stop()
+    account.backup.stop()
+
+
+@pytest.fixture(scope="package")
+def served(proxy: ProxyProcess, models_a: ModelAccount, models_b: ModelAccount) -> tuple[ModelAccount, ModelAccount]:
+    for account in (models_a, models_b):
+        for model in ("gpt-4o", "gpt-4o-backup"):
+            wait_until_served(proxy.base_url, account.world.admin_key, model)
+    return models_a, models_b
