@@ -9,7 +9,7 @@ STAMP := $(VENV)/.atrium-installed
 ENGINE_STAMP := prisma/engine/node_modules/.atrium-installed
 CLIENT_STAMP := $(VENV)/.atrium-client
 
-.PHONY: install run test lint ci clean
+.PHONY: install run test test-deps lint ci clean
 
 install: $(CLIENT_STAMP)
 
@@ -30,7 +30,7 @@ $(CLIENT_STAMP): $(STAMP) $(ENGINE_STAMP) schema.prisma
 run: install
 	scripts/deploy.sh
 
-test: install
+test: install test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -39,4 +39,18 @@ lint: install
 	$(BIN)/mypy extensions
 
 clean:
-	rm -rf $(VENV) prisma/engine/node_modules .atrium
+	rm -rf $(VENV) prisma/engine/node_modules .atrium $(IDP_DIR)/node_modules
+
+# Identity tests: a real OpenID Provider (npm oidc-provider) and Debian's Chromium (never downloaded
+# by Playwright). Chromium is installed when missing and we run as root (CI containers).
+IDP_DIR := extensions/testing/oidc_idp
+IDP_STAMP := $(IDP_DIR)/node_modules/.atrium-installed
+
+$(IDP_STAMP): $(IDP_DIR)/package.json $(IDP_DIR)/package-lock.json
+	cd $(IDP_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-deps: $(IDP_STAMP)
+	@test -x /usr/bin/chromium || [ "$$(id -u)" != 0 ] || apt-get install -y -q chromium >/dev/null \
+		|| { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+	@test -x /usr/bin/chromium || echo "warning: /usr/bin/chromium missing; browser tests will fail (apt-get install chromium)"

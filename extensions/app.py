@@ -21,7 +21,10 @@ from extensions.logs import configure_logging
 from extensions.models.masking import ModelNameMasking
 from extensions.routes.accounts import get_accounts_router
 from extensions.routes.errors import install_error_handlers
+from extensions.routes.identity import get_identity_router
+from extensions.routes.invitations import get_invitations_router
 from extensions.routes.replacements import Replacements
+from extensions.routes.sso_config import get_sso_config_router
 from extensions.routes.status import get_status_router
 from extensions.runtime import runtime
 from extensions.tenancy.accounts import AccountStore
@@ -92,6 +95,9 @@ def install(app: FastAPI) -> FastAPI:
     install_error_handlers(app)
     app.include_router(get_status_router())
     app.include_router(get_accounts_router())
+    app.include_router(get_identity_router())
+    app.include_router(get_sso_config_router())
+    app.include_router(get_invitations_router())
     app.router.lifespan_context = _wrap_lifespan(app.router.lifespan_context)
     app.state.atrium_installed = True
     return app

@@ -39,16 +39,21 @@ __all__ = [
     "assert_compatible",
     "compatibility_problems",
     "custom_logger_class",
+    "decrypt_secret",
+    "encrypt_secret",
+    "hash_password",
     "hash_token",
     "iter_routes",
     "litellm_schema_path",
     "llm_router",
     "master_key",
+    "mint_ui_session",
     "prisma_client",
     "proxy_app",
     "proxy_exception",
     "query_key_allowed",
     "query_key_wins",
+    "set_ui_session_cookie",
     "shipped_migrations_dir",
     "wrap_prisma_db",
 ]
@@ -127,6 +132,32 @@ INTERNALS: tuple[Internal, ...] = (
         "ProxyException.__init__",
         ("self", "message", "type", "param", "code", "headers", "openai_code", "provider_specific_fields"),
     ),
+    # Identity: encrypt stored secrets and mint UI sessions exactly as LiteLLM's own logins do.
+    Internal(
+        "litellm.proxy.common_utils.encrypt_decrypt_utils", "encrypt_value_helper", ("value", "new_encryption_key")
+    ),
+    Internal(
+        "litellm.proxy.common_utils.encrypt_decrypt_utils",
+        "decrypt_value_helper",
+        ("value", "key", "exception_type", "return_original_value"),
+    ),
+    Internal("litellm.proxy.management_endpoints.key_management_endpoints", "generate_key_helper_fn"),
+    Internal(
+        "litellm.proxy.auth.login_utils",
+        "LoginResult",
+        ("user_id", "key", "user_email", "user_role", "login_method", "password_reset_required"),
+    ),
+    Internal(
+        "litellm.proxy.auth.login_utils", "create_ui_token_object", ("login_result", "general_settings", "premium_user")
+    ),
+    Internal("litellm.proxy.auth.login_utils", "encode_ui_session_jwt", ("returned_ui_token_object", "master_key")),
+    Internal(
+        "litellm.proxy.management_endpoints.ui_sso", "set_session_token_cookie", ("response", "request", "jwt_token")
+    ),
+    Internal("litellm.proxy.proxy_server", "general_settings"),
+    Internal("litellm.proxy.proxy_server", "premium_user"),
+    Internal("litellm.constants", "LITELLM_UI_SESSION_DURATION"),
+    Internal("litellm.proxy.utils", "hash_password", ("password",)),
 )
 
 # Headers LiteLLM reads an API key from, in the order `get_api_key` tries them.
@@ -360,3 +391,72 @@ def api_key_from_headers(headers: Mapping[str, str]) -> str | None:
             key: str = strip(value)
             return key.strip() or None
     return None
+
+
+# -- Identity: secrets at rest and UI sessions ------------------------------------------------
+UI_SESSION_TEAM = "litellm-dashboard"  # the team LiteLLM's logins put UI session keys in
+
+
+def encrypt_secret(value: str) -> str:
+    """Encrypt with LiteLLM's helper (LITELLM_SALT_KEY, else the master key), as it stores credentials."""
+    helper = importlib.import_module("litellm.proxy.common_utils.encrypt_decrypt_utils").encrypt_value_helper
+    encrypted: str = helper(value)
+    return encrypted
+
+
+def decrypt_secret(value: str, name: str) -> str | None:
+    """The plaintext, or None when the salt/master key changed since it was stored."""
+    helper = importlib.import_module("litellm.proxy.common_utils.encrypt_decrypt_utils").decrypt_value_helper
+    plain: str | None = helper(value, name, "debug", False)
+    return plain
+
+
+async def mint_ui_session(*, user_id: str, user_email: str | None, user_role: str) -> tuple[str, str]:
+    """A LiteLLM admin-UI session for an already provisioned user: ``(virtual key, signed cookie JWT)``.
+
+    The same steps as LiteLLM's ``/login`` and SSO callback: a virtual key in team
+    ``litellm-dashboard`` for LITELLM_UI_SESSION_DURATION, wrapped by ``create_ui_token_object``
+    and ``encode_ui_session_jwt`` (HS256, master key), so the UI and LiteLLM's auth accept it.
+    """
+    server = _proxy_server()
+    login = importlib.import_module("litellm.proxy.auth.login_utils")
+    keys = importlib.import_module("litellm.proxy.management_endpoints.key_management_endpoints")
+    litellm = importlib.import_module("litellm")
+    duration = importlib.import_module("litellm.constants").LITELLM_UI_SESSION_DURATION
+    response = await keys.generate_key_helper_fn(
+        request_type="key",
+        duration=duration,
+        key_max_budget=litellm.max_ui_session_budget,
+        spend=0,
+        user_id=user_id,
+        team_id=UI_SESSION_TEAM,
+        user_role=user_role,
+        metadata={"login_method": "sso"},
+    )
+    key: str = response["token"]
+    result = login.LoginResult(
+        user_id=user_id,
+        key=key,
+        user_email=user_email,
+        user_role=user_role,
+        login_method="sso",
+        password_reset_required=False,
+    )
+    token_object = login.create_ui_token_object(
+        login_result=result, general_settings=server.general_settings, premium_user=server.premium_user
+    )
+    jwt_token: str = login.encode_ui_session_jwt(token_object, server.master_key or "")
+    return key, jwt_token
+
+
+def set_ui_session_cookie(response: Any, request: Any, jwt_token: str) -> None:
+    """LiteLLM's own ``token`` cookie (not HttpOnly: the UI reads it; Secure behind HTTPS)."""
+    importlib.import_module("litellm.proxy.management_endpoints.ui_sso").set_session_token_cookie(
+        response, request, jwt_token
+    )
+
+
+def hash_password(password: str) -> str:
+    """LiteLLM's password hash (scrypt), so its own ``/login`` verifies passwords Atrium sets."""
+    hashed: str = importlib.import_module("litellm.proxy.utils").hash_password(password)
+    return hashed

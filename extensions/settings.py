@@ -27,6 +27,19 @@ ENV_VARS: dict[str, str] = {
     "ATRIUM_PRISMA_ENGINE": "native | wasm: force the Prisma query engine (default: native if available).",
     "ATRIUM_MIGRATIONS_DIR": "Atrium's migrations folder (default: prisma/migrations of the checkout).",
     "ATRIUM_LOG_LEVEL": "Log level of Atrium's structured logs (default INFO).",
+    # Identity (extensions/auth): SSO, super admins, trusted header, invitations.
+    "SUPER_ADMIN_EMAILS": "Comma-separated emails that become super admins when they sign in through a trusted SSO.",
+    "ATRIUM_PUBLIC_URL": "External base URL for SSO redirects and invitation links (default: the request's).",
+    "ATRIUM_OIDC_TIMEOUT": "Seconds to wait for an identity provider (discovery, JWKS, token) (default 5).",
+    "ATRIUM_TRUSTED_PROXIES": "Comma-separated IPs/CIDRs of auth proxies whose X-Forwarded-Email is trusted.",
+    "ATRIUM_TRUSTED_EMAIL_HEADER": "Header the auth proxy puts the signed-in email in (default X-Forwarded-Email).",
+    "ATRIUM_SMTP_HOST": "SMTP server for invitation mail (per-account override: account settings smtp.*).",
+    "ATRIUM_SMTP_PORT": "SMTP port (default 587).",
+    "ATRIUM_SMTP_USER": "SMTP user (optional).",
+    "ATRIUM_SMTP_PASSWORD": "SMTP password (optional).",
+    "ATRIUM_SMTP_FROM": "Sender address of invitation mail (default atrium@localhost).",
+    "ATRIUM_SMTP_STARTTLS": "true | false: STARTTLS on connect (default true when ATRIUM_SMTP_USER is set).",
+    "ATRIUM_INVITATION_TTL_HOURS": "Hours an invitation link stays valid (default 72).",
 }
 
 

@@ -166,3 +166,44 @@ def test_proxy_exception_carries_status_and_openai_code() -> None:
     error = adapter.proxy_exception("nope", status=404, error_type="invalid_request_error", param="model", code="x")
     assert type(error).__name__ == "ProxyException"
     assert str(getattr(error, "code", "")) == "404" and getattr(error, "openai_code", None) == "x"
+
+
+# -- Identity internals ------------------------------------------------------------------------
+
+
+def test_secret_encryption_round_trips_with_the_salt_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LITELLM_SALT_KEY", "sk-salt-for-contract-test-0123456789")
+    sealed = adapter.encrypt_secret("client-secret-value")
+    assert sealed != "client-secret-value" and "client-secret-value" not in sealed
+    assert adapter.decrypt_secret(sealed, "oidc_client_secret") == "client-secret-value"
+    monkeypatch.setenv("LITELLM_SALT_KEY", "sk-another-salt-key-9876543210")
+    assert adapter.decrypt_secret(sealed, "oidc_client_secret") is None  # changed key: None, not garbage
+
+
+def test_password_hash_is_what_litellm_login_verifies() -> None:
+    import importlib
+
+    verify = importlib.import_module("litellm.proxy.utils").verify_password
+    hashed = adapter.hash_password("Correct-Horse-42")
+    assert verify("Correct-Horse-42", hashed) and not verify("wrong", hashed)
+
+
+def test_ui_session_pieces_have_the_shape_mint_ui_session_uses() -> None:
+    import importlib
+
+    login = importlib.import_module("litellm.proxy.auth.login_utils")
+    result = login.LoginResult(
+        user_id="u1", key="sk-k", user_email="u@x.example", user_role="internal_user", login_method="sso",
+        password_reset_required=False,
+    )  # fmt: skip
+    token_object = login.create_ui_token_object(login_result=result, general_settings={}, premium_user=False)
+    assert token_object["key"] == "sk-k" and token_object["login_method"] == "sso"
+    cookie = login.encode_ui_session_jwt(token_object, "sk-master-key-for-contract-test-000")
+    import jwt
+
+    claims = jwt.decode(cookie, "sk-master-key-for-contract-test-000", algorithms=["HS256"])
+    assert claims["key"] == "sk-k" and claims["user_id"] == "u1" and claims["exp"] > 0
+    keys = importlib.import_module("litellm.proxy.management_endpoints.key_management_endpoints")
+    params = inspect.signature(keys.generate_key_helper_fn).parameters
+    assert {"request_type", "duration", "user_id", "team_id", "user_role", "metadata", "llm_router"} <= set(params)
+    assert adapter.UI_SESSION_TEAM == "litellm-dashboard"

@@ -1,0 +1,170 @@
+"""Public sign-in routes: email-first login, per-account SSO, trusted header.
+
+They run without a tenant principal (route class ``public``), so each handler enforces
+everything itself, and every failure raises before a key is minted or a cookie is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
+
+from extensions.auth.errors import LoginRejected, SsoNotConfigured
+from extensions.auth.login_routing import login_page, normalise_email, resolve_login
+from extensions.auth.oidc_config import OidcConfig
+from extensions.auth.service import IdentityServices, identity_services
+from extensions.auth.sessions import (
+    Identity,
+    check_account_active,
+    mint_session_redirect,
+    provision,
+    provision_super_admin,
+    super_admin_emails,
+)
+from extensions.auth.trusted_header import trusted_email
+from extensions.errors import AtriumError
+from extensions.routes.deps import require_database
+
+__all__ = ["get_identity_router"]
+
+log = logging.getLogger("atrium.auth")
+
+
+class ResolveIn(BaseModel):
+    email: str
+
+
+def _callback_url(request: Request) -> str:
+    base = os.environ.get("ATRIUM_PUBLIC_URL") or str(request.base_url)
+    return base.rstrip("/") + "/atrium/sso/callback"
+
+
+def role_from_claims(config: OidcConfig, claims: dict[str, Any]) -> str | None:
+    """admin / member from the configured claim; None (keep the current role) without a mapping."""
+    if not config.admin_values:
+        return None
+    value = claims.get(config.role_claim)
+    values = value if isinstance(value, list) else [value] if value is not None else []
+    return "admin" if any(str(v) in config.admin_values for v in values) else "member"
+
+
+async def _enabled_config(services: IdentityServices, account_id: str) -> OidcConfig:
+    config = await services.configs.get(account_id)
+    if config is None or not config.enabled:
+        raise SsoNotConfigured("this account has no SSO enabled", hint="sign in with your password instead")
+    return config
+
+
+async def _identity_for(services: IdentityServices, account_id: str, email: str, role: str | None) -> Identity:
+    """Check the email against the account, then provision (the one path for SSO and trusted header)."""
+    owner = await services.configs.account_for_email(email)
+    if owner != account_id:
+        raise LoginRejected(
+            f"{email} is not an address of this account",
+            hint="sign in with your work email of this account; no session was created",
+        )
+    return await provision(services.pool, services.accounts, account_id=account_id, email=email, role=role)
+
+
+def get_identity_router() -> APIRouter:
+    router = APIRouter(tags=["Atrium identity"], dependencies=[Depends(require_database)])
+
+    @router.post("/v2/login/resolve", summary="Email-first login: password or the account's SSO, and where to go")
+    async def login_resolve(body: ResolveIn) -> dict[str, Any]:
+        return await resolve_login(identity_services().configs, body.email)
+
+    @router.get("/atrium/login", response_class=HTMLResponse, include_in_schema=False)
+    async def login_form() -> HTMLResponse:
+        return HTMLResponse(login_page())
+
+    @router.post("/atrium/login", include_in_schema=False)
+    async def login_form_post(email: str = Form("")) -> Response:
+        try:
+            answer = await resolve_login(identity_services().configs, email)
+        except AtriumError as exc:
+            return HTMLResponse(login_page(exc.message), status_code=exc.status)
+        return RedirectResponse(answer["redirect_url"], status_code=303)
+
+    @router.get("/atrium/sso/start", summary="Redirect to the account's identity provider")
+    async def sso_start(request: Request, email: str | None = None, account: str | None = None) -> RedirectResponse:
+        services = identity_services()
+        hint: str | None = None
+        if email:
+            hint = normalise_email(email)
+            account_id = await services.configs.account_for_email(hint)
+        elif account:
+            state = await services.accounts.get(account)
+            account_id = state.account_id
+        else:
+            raise LoginRejected("say who signs in", hint="pass ?email=<your work email>")
+        config = await services.configs.get(account_id) if account_id else None
+        domain = hint.rsplit("@", 1)[1] if hint else None
+        if config is None or not config.enabled or (domain is not None and domain not in config.allowed_domains):
+            # One answer for unknown domains and accounts without SSO: it must not tell which exist.
+            raise SsoNotConfigured("no SSO for this address", hint="sign in with your password at /ui/login")
+        await check_account_active(services.pool, config.account_id)
+        url = await services.flow.start(config, _callback_url(request), hint)
+        return RedirectResponse(url, status_code=302)
+
+    @router.get("/atrium/sso/callback", summary="The identity provider's redirect back: mints the UI session")
+    async def sso_callback(
+        request: Request,
+        state: str | None = None,
+        code: str | None = None,
+        error: str | None = None,
+        error_description: str | None = None,
+        iss: str | None = None,
+    ) -> RedirectResponse:
+        services = identity_services()
+        if not state:
+            raise LoginRejected("the callback carries no state", hint="start the sign-in again from /atrium/login")
+        login = await services.flow.consume_state(state)  # consumed even when the IdP reports an error
+        if error:
+            raise LoginRejected(
+                f"the identity provider refused the sign-in: {error}",
+                hint=error_description or "check your access at the IdP, then try again",
+            )
+        if not code:
+            raise LoginRejected("the callback carries no code", hint="start the sign-in again")
+        config = await _enabled_config(services, login.account_id)
+        if iss is not None and iss != config.issuer:
+            # RFC 9207: the response names the IdP that sent it; another IdP's code is a mix-up attack.
+            raise LoginRejected(f"the response comes from issuer {iss!r}", hint="start the sign-in again")
+        await check_account_active(services.pool, login.account_id)
+        claims = await services.flow.finish(config, login, code)
+        email = claims.get("email")
+        if not isinstance(email, str) or "@" not in email:
+            raise LoginRejected("the id_token carries no email", hint="request the email scope at the IdP")
+        email = normalise_email(email)
+        if email.rsplit("@", 1)[1] not in config.allowed_domains:
+            raise LoginRejected(
+                f"{email} is outside the domains this account allows",
+                hint="sign in with an address of an allowed domain; no session was created",
+            )
+        if email in super_admin_emails() and config.super_admin_trusted:
+            identity = await provision_super_admin(services.pool, email)
+        else:
+            identity = await _identity_for(services, login.account_id, email, role_from_claims(config, claims))
+        log.info("sso sign-in", extra={"user_id": identity.user_id, "account": identity.account_id})
+        return await mint_session_redirect(request, identity)
+
+    @router.get("/atrium/login/proxy", summary="Sign in with the email an auth proxy forwards (trusted addresses only)")
+    async def login_via_proxy(request: Request) -> RedirectResponse:
+        services = identity_services()
+        peer = request.client.host if request.client else None
+        email = normalise_email(trusted_email(peer, dict(request.headers)))
+        if email in super_admin_emails():
+            identity = await provision_super_admin(services.pool, email)
+        else:
+            account_id = await services.configs.account_for_email(email)
+            if account_id is None:
+                raise LoginRejected(f"{email} belongs to no account", hint="ask the super admin to add your domain")
+            identity = await _identity_for(services, account_id, email, None)
+        return await mint_session_redirect(request, identity)
+
+    return router

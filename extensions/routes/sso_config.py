@@ -1,0 +1,71 @@
+"""``/atrium/sso/config``: an account admin manages the account's OIDC provider."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from extensions.auth.access import require_account_admin
+from extensions.auth.errors import SsoNotConfigured
+from extensions.auth.service import identity_services
+from extensions.routes.deps import require_database
+from extensions.tenancy.context import TenantContext
+
+__all__ = ["get_sso_config_router"]
+
+
+class SsoConfigIn(BaseModel):
+    issuer: str = Field(description="The IdP's issuer URL, exactly as in its discovery document")
+    discovery_url: str | None = Field(None, description="Default: <issuer>/.well-known/openid-configuration")
+    client_id: str
+    client_secret: str | None = Field(None, description="Write-only; kept when omitted and the client id is unchanged")
+    scopes: str = "openid email profile"
+    allowed_domains: list[str] = Field(default_factory=list, description="Default: all the account's email domains")
+    role_claim: str = Field("groups", description="id_token claim holding groups or roles")
+    admin_values: list[str] = Field(default_factory=list, description="Claim values that make an account admin")
+    enabled: bool = True
+
+
+AccountAdmin = Annotated[TenantContext, Depends(require_account_admin)]
+
+
+def get_sso_config_router() -> APIRouter:
+    router = APIRouter(prefix="/atrium/sso", tags=["Atrium identity"], dependencies=[Depends(require_database)])
+
+    @router.get("/config", summary="The account's OIDC provider (the client secret is never returned)")
+    async def sso_config_get(ctx: AccountAdmin) -> dict[str, Any]:
+        assert ctx.account_id is not None
+        config = await identity_services().configs.get(ctx.account_id)
+        if config is None:
+            raise SsoNotConfigured("this account has no SSO configured", hint="POST /atrium/sso/config to set one")
+        return config.public()
+
+    @router.post("/config", summary="Create or replace the account's OIDC provider")
+    async def sso_config_set(body: SsoConfigIn, ctx: AccountAdmin) -> dict[str, Any]:
+        assert ctx.account_id is not None
+        config = await identity_services().configs.put(
+            ctx.account_id,
+            issuer=body.issuer,
+            discovery_url=body.discovery_url,
+            client_id=body.client_id,
+            client_secret=body.client_secret,
+            scopes=body.scopes,
+            allowed_domains=body.allowed_domains,
+            role_claim=body.role_claim,
+            admin_values=body.admin_values,
+            enabled=body.enabled,
+            updated_by=ctx.user_id or ("master_key" if ctx.acting_as else None),
+            by_super_admin=ctx.acting_as,
+        )
+        return config.public()
+
+    @router.post("/config/delete", summary="Remove the account's OIDC provider (password login remains)")
+    async def sso_config_delete(ctx: AccountAdmin) -> dict[str, Any]:
+        assert ctx.account_id is not None
+        if not await identity_services().configs.delete(ctx.account_id):
+            raise SsoNotConfigured("this account has no SSO configured", hint="nothing to delete")
+        return {"deleted": True}
+
+    return router
