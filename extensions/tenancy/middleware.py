@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from extensions import litellm_adapter
 from extensions.errors import AtriumError, RouteNotAllowed
 from extensions.logs import request_id_var
 from extensions.tenancy.context import PrincipalKind, TenantContext, tenant_context
@@ -103,6 +104,10 @@ def _denied(path: str, method: str, classification: Classification | None) -> Ro
     )
 
 
+def _only_session_cookie(scope: Scope, headers: Headers) -> bool:
+    return litellm_adapter.api_key_from_headers(headers) is None and litellm_adapter.api_key_from_query(scope) is None
+
+
 def _route_path(scope: Scope) -> str:
     path: str = scope.get("path", "/")
     root: str = scope.get("root_path", "")
@@ -165,6 +170,10 @@ class AccountMiddleware:
             raw_sql_reviewed.reset(raw_token)
             request_id_var.reset(rid_token)
 
+    def _is_public(self, method: str, scope: Scope) -> bool:
+        found = self.policy.classify(method, _route_path(scope)) if self.policy is not None else None
+        return found is not None and str(found.route_class) == "public"
+
     async def _refuse(self, scope: Scope, send: Send, error: AtriumError, request_id: str) -> None:
         log.info("request refused", extra={"code": error.code, "path": scope.get("path")})
         if scope["type"] == "websocket":
@@ -181,11 +190,15 @@ class AccountMiddleware:
         try:
             ctx = await self.resolver.resolve(scope, headers)
         except AtriumError as exc:
-            await self._refuse(scope, send, exc, request_id)
-            return
+            if not (self._is_public(method, scope) and _only_session_cookie(scope, headers)):
+                await self._refuse(scope, send, exc, request_id)
+                return
+            # A stale UI session cookie (say of a suspended account) must not lock its holder out
+            # of the login pages. A key sent in a header or query is still refused: some public
+            # routes authenticate it themselves.
+            ctx = TenantContext(PrincipalKind.ANONYMOUS)
         if ctx.principal is PrincipalKind.ANONYMOUS and self.policy is not None:
-            public = self.policy.classify(method, _route_path(scope))
-            if public is not None and str(public.route_class) == "public":
+            if self._is_public(method, scope):
                 # Login, SSO callbacks and onboarding look a user up by the credential they present,
                 # whichever account it belongs to; the keys they mint are stamped by the database.
                 ctx = PUBLIC_ROUTE

@@ -85,6 +85,14 @@ def test_suspension_and_reactivation_propagate_between_replicas(
     assert "suspended" in refused.json()["error"]["message"]
     admin = httpx.get(f"{second_replica.base_url}/key/list", headers={"Authorization": f"Bearer {world.admin_key}"})
     assert admin.status_code == 403  # management routes too
+    # The suspended account's stale UI session cookie does not lock its holder out of the
+    # public sign-in routes; a key presented there is still refused.
+    cookie = {"Cookie": f"token={world.ui_session_cookie}"}
+    resolve = {"email": f"someone@{world.slug}.example"}
+    assert httpx.post(f"{proxy.base_url}/v2/login/resolve", headers=cookie, json=resolve).status_code == 200
+    assert httpx.get(f"{proxy.base_url}/key/list", headers=cookie).status_code == 403
+    with_key = {"Authorization": f"Bearer {world.member_key}"}
+    assert httpx.post(f"{proxy.base_url}/v2/login/resolve", headers=with_key, json=resolve).status_code == 403
 
     assert root.post("/account/reactivate", json={"account_id": world.slug}).status_code == 200
     took = wait_for_status(second_replica.base_url, world.member_key, 200, PROPAGATION_LIMIT_S)

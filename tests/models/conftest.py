@@ -43,27 +43,25 @@ def chat(base_url: str, key: str, model: str, text: str = "hello", **extra: obje
     )
 
 
-def wait_until_served(base_url: str, key: str, model: str, limit: float = SERVE_LIMIT_S) -> float:
-    """Seconds until every worker serves ``model`` (several answers in a row, workers are picked at random)."""
+def _wait_for(base_url: str, key: str, model: str, status: int, what: str, limit: float) -> float:
+    """Seconds until every worker answers ``status`` for ``model`` (eight answers in a row:
+    workers are picked at random)."""
     started = time.monotonic()
     streak = 0
     while time.monotonic() - started < limit:
-        streak = streak + 1 if chat(base_url, key, model, "warmup").status_code == 200 else 0
+        streak = streak + 1 if chat(base_url, key, model, "probe").status_code == status else 0
         if streak >= 8:
             return time.monotonic() - started
         time.sleep(0.2 if streak else 0.5)
-    raise AssertionError(f"{model} was not served by every worker of {base_url} within {limit}s")
+    raise AssertionError(f"{model} was not {what} by every worker of {base_url} within {limit}s")
+
+
+def wait_until_served(base_url: str, key: str, model: str, limit: float = SERVE_LIMIT_S) -> float:
+    return _wait_for(base_url, key, model, 200, "served", limit)
 
 
 def wait_until_gone(base_url: str, key: str, model: str, limit: float = SERVE_LIMIT_S) -> float:
-    started = time.monotonic()
-    streak = 0
-    while time.monotonic() - started < limit:
-        streak = streak + 1 if chat(base_url, key, model, "probe").status_code == 404 else 0
-        if streak >= 8:
-            return time.monotonic() - started
-        time.sleep(0.2 if streak else 0.5)
-    raise AssertionError(f"{model} was still served by {base_url} after {limit}s")
+    return _wait_for(base_url, key, model, 404, "removed", limit)
 
 
 def _add_account_models(base_url: str, world: AccountWorld, tag: str, *, use_credential: bool) -> ModelAccount:
