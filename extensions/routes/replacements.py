@@ -14,12 +14,13 @@ from starlette.types import Receive, Scope, Send
 from extensions.routes.credentials import get_credentials_router
 from extensions.routes.errors import install_error_handlers
 from extensions.routes.model_info import get_model_info_router
+from extensions.routes.model_utils import get_model_utils_router
 from extensions.routes.models import get_models_router
 from extensions.routes.spend_logs import get_spend_logs_router
 
 __all__ = ["HANDLERS", "Replacements"]
 
-HANDLERS = frozenset({"spend_logs_ui", "model_crud", "model_info", "model_list", "credentials"})
+HANDLERS = frozenset({"spend_logs_ui", "model_crud", "model_info", "model_list", "model_utils", "credentials"})
 
 
 class Replacements:
@@ -29,6 +30,7 @@ class Replacements:
         self.app.include_router(get_spend_logs_router())
         self.app.include_router(get_models_router())
         self.app.include_router(get_model_info_router())
+        self.app.include_router(get_model_utils_router())
         self.app.include_router(get_credentials_router())
 
     def handles(self, handler: str | None) -> bool:

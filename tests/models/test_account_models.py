@@ -238,3 +238,16 @@ def test_spend_logs_show_the_public_model_name(proxy: ProxyProcess, models_a: Mo
     # failed calls (before the model reached every worker) are logged without a group
     assert {r["model_group"] for r in rows} - {""} == {"gpt-4o"}
     assert f"{models_a.world.account_id}/" not in json.dumps(rows)
+
+
+def test_model_utilities_use_the_accounts_own_model(
+    proxy: ProxyProcess, models_a: ModelAccount, models_b: ModelAccount
+) -> None:
+    admin = models_a.admin(proxy.base_url)
+    counted = ok(admin.post("/utils/token_counter", json={"model": "gpt-4o", "prompt": "count these words"}))
+    assert counted["total_tokens"] > 0 and models_a.world.account_id not in json.dumps(counted)
+    assert admin.get("/utils/supported_openai_params", params={"model": "gpt-4o"}).status_code == 200
+    internal_b = f"{models_b.world.account_id}/gpt-4o"
+    assert admin.post("/utils/token_counter", json={"model": internal_b, "prompt": "x"}).status_code == 404
+    for path in ("/utils/model_info", "/utils/supported_openai_params"):
+        assert admin.get(path, params={"model": internal_b}).status_code == 404, path
