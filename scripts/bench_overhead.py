@@ -37,6 +37,7 @@ from extensions import litellm_adapter
 from extensions.db.migrate import discover, migrate
 from extensions.prisma_engine import engine_env, select_engine
 from extensions.testing.fake_upstream import free_port
+from extensions.testing.processes import ProcessExited, stop_process, wait_until_answering
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.services import with_database
 
@@ -245,15 +246,12 @@ def start_upstream(port: int) -> subprocess.Popen[bytes]:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.terminate()
+    try:
+        if wait_until_answering(f"http://127.0.0.1:{port}/v1/models", proc, 30):
+            return proc
+    except ProcessExited as exc:
+        raise RuntimeError(f"fake upstream {exc}") from exc
+    stop_process(proc)
     raise RuntimeError("fake upstream did not start")
 
 

@@ -28,6 +28,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from extensions.testing.fake_upstream import free_port
+from extensions.testing.processes import ProcessExited, stop_process, wait_until_answering
 
 __all__ = ["IDP_DIR", "IdpClient", "IdpUser", "OidcIdp", "SilentServer", "TamperingIdp"]
 
@@ -79,27 +80,16 @@ class OidcIdp:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"IdP exited: {self.log_path.read_text(errors='replace')}")
-            try:
-                if httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        try:
+            if wait_until_answering(f"{self.issuer}/.well-known/openid-configuration", self._proc, timeout):
+                return self
+        except ProcessExited as exc:
+            raise RuntimeError(f"IdP exited: {self.log_path.read_text(errors='replace')}") from exc
         self.stop()
         raise RuntimeError(f"IdP did not start in {timeout}s")
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        stop_process(self._proc)
         self._proc = None
         if self._log is not None:
             self._log.close()

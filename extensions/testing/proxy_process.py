@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import IO, Any
 
-import httpx
 import yaml
 
 from extensions.testing.fake_upstream import free_port
+from extensions.testing.processes import ProcessExited, stop_process, wait_until_answering
 
 __all__ = ["ProxyProcess"]
 
@@ -83,16 +81,11 @@ class ProxyProcess:
         self._proc = subprocess.Popen(
             self.command, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"proxy exited with {self._proc.returncode}:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.base_url}/health/liveliness", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+        try:
+            if wait_until_answering(f"{self.base_url}/health/liveliness", self._proc, timeout, interval=0.5):
+                return self
+        except ProcessExited as exc:
+            raise RuntimeError(f"proxy exited with {exc.returncode}:\n{self.log_tail()}") from exc
         self.stop()
         raise RuntimeError(f"proxy did not become live in {timeout}s:\n{self.log_tail()}")
 
@@ -103,13 +96,7 @@ class ProxyProcess:
             return ""
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            os.killpg(self._proc.pid, signal.SIGTERM)
-            try:
-                self._proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-                self._proc.wait()
+        stop_process(self._proc, grace=20, whole_group=True)
         self._proc = None
         if self._log is not None:
             self._log.close()
