@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from extensions.errors import AtriumError
+
 __all__ = ["Runtime", "runtime"]
 
 
@@ -16,6 +18,12 @@ class Runtime:
     bus: Any = None  # InvalidationBus
     resolver: Any = None  # TenantResolver
     accounts: Any = None  # AccountStore
+
+    def require_pool(self, feature: str) -> Any:
+        """The asyncpg pool, or a clear error naming the feature that needs it."""
+        if self.pool is None:
+            raise AtriumError(f"{feature} need a database", hint="set DATABASE_URL")
+        return self.pool
 
 
 runtime = Runtime()

@@ -9,6 +9,7 @@ validates the id_token. Every IdP call has a short timeout and ends as
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -168,28 +169,21 @@ class OidcFlow:
         id_token = token.get("id_token")
         if not isinstance(id_token, str):
             raise LoginRejected("the identity provider returned no id_token", hint="request the openid scope")
+        validate = functools.partial(
+            validate_id_token,
+            id_token,
+            issuer=config.issuer,
+            client_id=config.client_id,
+            nonce=login.nonce,
+            access_token=token.get("access_token"),
+            metadata_algs=meta.get("id_token_signing_alg_values_supported"),
+        )
         jwks = await self._get_json(meta["jwks_uri"], "JWKS")
         try:
-            return validate_id_token(
-                id_token,
-                jwks=jwks,
-                issuer=config.issuer,
-                client_id=config.client_id,
-                nonce=login.nonce,
-                access_token=token.get("access_token"),
-                metadata_algs=meta.get("id_token_signing_alg_values_supported"),
-            )
+            return validate(jwks=jwks)
         except LoginRejected:
             # The IdP may have rotated its keys since we cached them: one fresh look, then fail.
             fresh = await self._get_json(meta["jwks_uri"], "JWKS", fresh=True)
             if fresh == jwks:
                 raise
-            return validate_id_token(
-                id_token,
-                jwks=fresh,
-                issuer=config.issuer,
-                client_id=config.client_id,
-                nonce=login.nonce,
-                access_token=token.get("access_token"),
-                metadata_algs=meta.get("id_token_signing_alg_values_supported"),
-            )
+            return validate(jwks=fresh)

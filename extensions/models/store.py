@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from extensions.errors import AtriumError
 from extensions.models.naming import ACCOUNT_KEY
 from extensions.runtime import runtime
 
@@ -13,9 +12,7 @@ __all__ = ["credential_owner", "model_owner"]
 
 
 def _pool() -> Any:
-    if runtime.pool is None:
-        raise AtriumError("models need a database", hint="set DATABASE_URL")
-    return runtime.pool
+    return runtime.require_pool("models")
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

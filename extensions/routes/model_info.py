@@ -46,19 +46,13 @@ def _listed_models(ctx: TenantContext, body: Any) -> list[dict[str, Any]]:
 def get_model_info_router() -> APIRouter:
     router = APIRouter()
 
-    async def _model_info(request: Request, ctx: TenantContext) -> Response:
+    @router.get("/model/info")
+    @router.get("/v1/model/info")
+    async def model_info(request: Request, ctx: AnyTenant) -> Response:
         answer = await call_litellm(request, "GET", "/model/info", query=dict(request.query_params), as_system=True)
         if not answer.ok:
             return answer.relay()
         return answer.relay({"data": _deployments(ctx, answer.json())})
-
-    @router.get("/model/info")
-    async def model_info(request: Request, ctx: AnyTenant) -> Response:
-        return await _model_info(request, ctx)
-
-    @router.get("/v1/model/info")
-    async def model_info_v1(request: Request, ctx: AnyTenant) -> Response:
-        return await _model_info(request, ctx)
 
     @router.get("/v2/model/info")
     async def model_info_v2(request: Request, ctx: AnyTenant, page: int = 1, size: int = 50) -> Response:
@@ -99,17 +93,20 @@ def get_model_info_router() -> APIRouter:
                 groups.append({**row, "model_group": name})
         return answer.relay({**body, "data": groups})
 
-    async def _models(request: Request, ctx: TenantContext) -> Response:
+    @router.get("/models")
+    @router.get("/v1/models")
+    @router.get("/cursor/models")
+    @router.get("/cursor/v1/models")
+    async def models(request: Request, ctx: AnyTenant) -> Response:
         answer = await call_litellm(request, "GET", "/v1/models", query=dict(request.query_params), as_system=False)
         if not answer.ok:
             return answer.relay()
         body = answer.json()
         return answer.relay({**(body if isinstance(body, dict) else {}), "data": _listed_models(ctx, body)})
 
-    for path in ("/models", "/v1/models", "/cursor/models", "/cursor/v1/models"):
-        router.add_api_route(path, _list_endpoint(_models), methods=["GET"])
-
-    async def _one_model(model_id: str, request: Request, ctx: TenantContext) -> Response:
+    @router.get("/models/{model_id:path}")
+    @router.get("/v1/models/{model_id:path}")
+    async def one_model(model_id: str, request: Request, ctx: AnyTenant) -> Response:
         answer = await call_litellm(request, "GET", "/v1/models", as_system=False)
         if answer.ok:
             for row in _listed_models(ctx, answer.json()):
@@ -120,20 +117,4 @@ def get_model_info_router() -> APIRouter:
             hint="list the models your key can use with GET /v1/models",
         )
 
-    @router.get("/models/{model_id:path}")
-    async def one_model(model_id: str, request: Request, ctx: AnyTenant) -> Response:
-        return await _one_model(model_id, request, ctx)
-
-    @router.get("/v1/models/{model_id:path}")
-    async def one_model_v1(model_id: str, request: Request, ctx: AnyTenant) -> Response:
-        return await _one_model(model_id, request, ctx)
-
     return router
-
-
-def _list_endpoint(handler: Any) -> Any:
-    async def endpoint(request: Request, ctx: AnyTenant) -> Response:
-        response: Response = await handler(request, ctx)
-        return response
-
-    return endpoint

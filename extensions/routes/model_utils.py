@@ -49,18 +49,12 @@ def get_model_utils_router() -> APIRouter:
         )
         return answer.relay(unprefixed(ctx.account_id, answer.json()))
 
-    async def _by_query(request: Request, ctx: TenantContext, path: str) -> Response:
+    @router.get("/utils/supported_openai_params")
+    @router.get("/utils/model_info")
+    async def by_model_query(request: Request, ctx: AnyTenant) -> Response:
         query = dict(request.query_params)
         query["model"] = str(_mapped(ctx, query.get("model")) or "")
-        answer = await call_litellm(request, "GET", path, query=query, as_system=False)
+        answer = await call_litellm(request, "GET", request.scope["path"], query=query, as_system=False)
         return answer.relay(unprefixed(ctx.account_id, answer.json()))
-
-    @router.get("/utils/supported_openai_params")
-    async def supported_openai_params(request: Request, ctx: AnyTenant) -> Response:
-        return await _by_query(request, ctx, "/utils/supported_openai_params")
-
-    @router.get("/utils/model_info")
-    async def model_info(request: Request, ctx: AnyTenant) -> Response:
-        return await _by_query(request, ctx, "/utils/model_info")
 
     return router

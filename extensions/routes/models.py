@@ -158,17 +158,14 @@ def get_models_router() -> APIRouter:
         answer = await call_litellm(request, "POST", "/model/delete", json_body={"id": model_id}, as_system=True)
         return _answer(ctx, answer)
 
-    async def _block(request: Request, ctx: TenantContext, path: str) -> Response:
+    @router.post("/model/block")
+    @router.post("/model/unblock")
+    async def model_block(request: Request, ctx: AccountAdmin) -> Response:
         body = await json_object(request)
         model_id = await _owned(str(ctx.account_id), body.get("model_id"))
-        return _answer(ctx, await call_litellm(request, "POST", path, json_body={"model_id": model_id}, as_system=True))
-
-    @router.post("/model/block")
-    async def model_block(request: Request, ctx: AccountAdmin) -> Response:
-        return await _block(request, ctx, "/model/block")
-
-    @router.post("/model/unblock")
-    async def model_unblock(request: Request, ctx: AccountAdmin) -> Response:
-        return await _block(request, ctx, "/model/unblock")
+        answer = await call_litellm(
+            request, "POST", request.scope["path"], json_body={"model_id": model_id}, as_system=True
+        )
+        return _answer(ctx, answer)
 
     return router

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from extensions.errors import AtriumError, NotFound, RequestError
+from extensions.errors import NotFound, RequestError
 from extensions.models.presentation import unprefixed
 from extensions.runtime import runtime
 from extensions.tenancy.context import current_tenant
@@ -30,9 +30,7 @@ _SORTABLE = {
 
 
 def _pool() -> Any:
-    if runtime.pool is None:
-        raise AtriumError("spend logs need a database", hint="set DATABASE_URL")
-    return runtime.pool
+    return runtime.require_pool("spend logs")
 
 
 def _row(record: Any) -> dict[str, Any]:

@@ -106,22 +106,24 @@ def _add_account_models(base_url: str, world: AccountWorld, tag: str, *, use_cre
     return ModelAccount(world, upstream, backup, provider_key, created["model_info"]["id"])
 
 
-@pytest.fixture(scope="package")
-def models_a(proxy: ProxyProcess, master_key: str) -> Iterator[ModelAccount]:
-    world = build_account(proxy.base_url, master_key, "mdla")
-    account = _add_account_models(proxy.base_url, world, "A", use_credential=True)
+def _model_account(proxy: ProxyProcess, master_key: str, tag: str, *, use_credential: bool) -> Iterator[ModelAccount]:
+    world = build_account(proxy.base_url, master_key, f"mdl{tag.lower()}")
+    account = _add_account_models(proxy.base_url, world, tag, use_credential=use_credential)
     yield account
     account.upstream.stop()
     account.backup.stop()
+
+
+@pytest.fixture(scope="package")
+def models_a(proxy: ProxyProcess, master_key: str) -> Iterator[ModelAccount]:
+    """A's gpt-4o takes its provider key from a credential of A's."""
+    yield from _model_account(proxy, master_key, "A", use_credential=True)
 
 
 @pytest.fixture(scope="package")
 def models_b(proxy: ProxyProcess, master_key: str) -> Iterator[ModelAccount]:
-    world = build_account(proxy.base_url, master_key, "mdlb")
-    account = _add_account_models(proxy.base_url, world, "B", use_credential=False)
-    yield account
-    account.upstream.stop()
-    account.backup.stop()
+    """B's gpt-4o carries its provider key inline."""
+    yield from _model_account(proxy, master_key, "B", use_credential=False)
 
 
 @pytest.fixture(scope="package")
