@@ -18,6 +18,11 @@ __all__ = ["present_credential", "present_deployment", "safe_params", "unprefixe
 
 _SECRET_MARKERS = ("key", "secret", "token", "password", "credential", "authorization")
 _HIDDEN_INFO = frozenset({ACCOUNT_KEY, PUBLIC_NAME_KEY, ENTITLED_KEY})
+# model_info fields LiteLLM computes across the whole proxy (listings are read as the system):
+# team ids of every account that can use a model. Each account sees its own teams only.
+_TEAM_LISTS = ("access_via_team_ids",)
+# Who created or changed a global model is the operator's business, not the account's.
+_OPERATOR_INFO = frozenset({"created_by", "updated_by", "team_id", "team_public_model_name"})
 
 
 def safe_params(account_id: str | None, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -30,25 +35,38 @@ def safe_params(account_id: str | None, params: Mapping[str, Any]) -> dict[str, 
     return shown
 
 
-def _safe_info(info: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in info.items() if k not in _HIDDEN_INFO}
+def _safe_info(info: Mapping[str, Any], own_teams: frozenset[str] | None = None, *, own: bool = True) -> dict[str, Any]:
+    hidden = _HIDDEN_INFO if own else _HIDDEN_INFO | _OPERATOR_INFO
+    shown = {k: v for k, v in info.items() if k not in hidden}
+    for field in _TEAM_LISTS:
+        if field in shown:
+            listed = shown[field] if isinstance(shown[field], list) else []
+            shown[field] = [t for t in listed if own_teams is not None and t in own_teams]
+    return shown
 
 
-def present_deployment(account_id: str | None, entry: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A deployment as LiteLLM lists it (``model_name``, ``litellm_params``, ``model_info``)."""
+def present_deployment(
+    account_id: str | None, entry: Mapping[str, Any], own_teams: frozenset[str] | None = None
+) -> dict[str, Any] | None:
+    """A deployment as LiteLLM lists it (``model_name``, ``litellm_params``, ``model_info``).
+
+    ``own_teams``: the account's team ids; team lists LiteLLM computed proxy-wide are cut to them
+    (None: cut to nothing).
+    """
     info = entry.get("model_info") or {}
     if not isinstance(info, Mapping) or not entitled(info, account_id):
         return None
     shown = dict(entry)
     params = entry.get("litellm_params") or {}
-    if owner_of(info) is not None:
+    own = owner_of(info) is not None
+    if own:
         name = str(entry.get("model_name"))
         shown["model_name"] = public_name(account_id, name) if account_id else name
         shown["litellm_params"] = safe_params(account_id, params if isinstance(params, Mapping) else {})
     else:
         provider_model = params.get("model") if isinstance(params, Mapping) else None
         shown["litellm_params"] = {"model": provider_model} if provider_model else {}
-    shown["model_info"] = _safe_info(info)
+    shown["model_info"] = _safe_info(info, own_teams, own=own)
     return shown
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from extensions.models.naming import ACCOUNT_KEY
 from extensions.runtime import runtime
 
-__all__ = ["credential_owner", "model_owner"]
+__all__ = ["account_team_ids", "credential_owner", "model_owner"]
 
 
 def _pool() -> Any:
@@ -46,3 +46,11 @@ async def credential_owner(credential_name: str) -> str | None:
         return None
     owner = row["account_id"] or _as_dict(row["credential_info"]).get(ACCOUNT_KEY)
     return owner if isinstance(owner, str) else None
+
+
+async def account_team_ids(account_id: str | None) -> frozenset[str]:
+    """The account's team ids (a global key's are the teams without an account)."""
+    rows = await _pool().fetch(
+        'SELECT team_id FROM "LiteLLM_TeamTable" WHERE account_id IS NOT DISTINCT FROM $1', account_id
+    )
+    return frozenset(row["team_id"] for row in rows)

@@ -71,6 +71,22 @@ async def _identity_for(services: IdentityServices, account_id: str, email: str,
     return await provision(services.pool, services.accounts, account_id=account_id, email=email, role=role)
 
 
+async def _sso_redirect(request: Request, email: str | None, account: str | None) -> str:
+    services = identity_services()
+    hint: str | None = None
+    if email:
+        hint = normalise_email(email)
+        account_id = await services.configs.account_for_email(hint)
+    else:
+        account_id = (await services.accounts.get(str(account))).account_id
+    config = await services.configs.get(account_id) if account_id else None
+    domain = hint.rsplit("@", 1)[1] if hint else None
+    if config is None or not config.enabled or (domain is not None and domain not in config.allowed_domains):
+        raise SsoNotConfigured("no SSO for this address", hint="sign in with your password at /ui/login")
+    await check_account_active(services.pool, config.account_id)
+    return await services.flow.start(config, _callback_url(request), hint)
+
+
 def get_identity_router() -> APIRouter:
     router = APIRouter(tags=["Atrium identity"], dependencies=[Depends(require_database)])
 
@@ -92,24 +108,19 @@ def get_identity_router() -> APIRouter:
 
     @router.get("/atrium/sso/start", summary="Redirect to the account's identity provider")
     async def sso_start(request: Request, email: str | None = None, account: str | None = None) -> RedirectResponse:
-        services = identity_services()
-        hint: str | None = None
-        if email:
-            hint = normalise_email(email)
-            account_id = await services.configs.account_for_email(hint)
-        elif account:
-            state = await services.accounts.get(account)
-            account_id = state.account_id
-        else:
+        if not email and not account:
             raise LoginRejected("say who signs in", hint="pass ?email=<your work email>")
-        config = await services.configs.get(account_id) if account_id else None
-        domain = hint.rsplit("@", 1)[1] if hint else None
-        if config is None or not config.enabled or (domain is not None and domain not in config.allowed_domains):
-            # One answer for unknown domains and accounts without SSO: it must not tell which exist.
-            raise SsoNotConfigured("no SSO for this address", hint="sign in with your password at /ui/login")
-        await check_account_active(services.pool, config.account_id)
-        url = await services.flow.start(config, _callback_url(request), hint)
-        return RedirectResponse(url, status_code=302)
+        try:
+            return RedirectResponse(await _sso_redirect(request, email, account), status_code=302)
+        except AtriumError as exc:
+            # Unauthenticated: an unknown slug or domain, an account without SSO, a suspended account
+            # and an IdP that is down all get one answer, so none of them can be told apart. The
+            # reason (with the IdP's URL) is for the operator's log only.
+            log.info("sso start refused", extra={"code": exc.code, "reason": exc.message})
+            raise SsoNotConfigured(
+                "single sign-on is not available for this address",
+                hint="sign in with your password at /ui/login, or ask your administrator",
+            ) from exc
 
     @router.get("/atrium/sso/callback", summary="The identity provider's redirect back: mints the UI session")
     async def sso_callback(

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from extensions.errors import NotFound
-from extensions.models import catalog
+from extensions.models import catalog, store
 from extensions.models.presentation import present_deployment
 from extensions.routes.delegate import call_litellm
 from extensions.routes.deps import AnyTenant
@@ -26,10 +26,24 @@ __all__ = ["get_model_info_router"]
 _ALL_PAGES = "100000"
 
 
-def _deployments(ctx: TenantContext, body: Any) -> list[dict[str, Any]]:
+async def _deployments(ctx: TenantContext, body: Any) -> list[dict[str, Any]]:
     rows = body.get("data") if isinstance(body, dict) else None
-    shown = (present_deployment(ctx.account_id, row) for row in rows or [] if isinstance(row, dict))
+    teams = await store.account_team_ids(ctx.account_id)
+    shown = (present_deployment(ctx.account_id, row, teams) for row in rows or [] if isinstance(row, dict))
     return [row for row in shown if row is not None]
+
+
+async def _system_query(ctx: TenantContext, request: Request) -> dict[str, str] | None:
+    """The caller's query for a listing read as the system; None when it names another account's team.
+
+    LiteLLM filters by ``teamId`` with the system's view of every team, so a foreign team id would
+    tell which models that team may use.
+    """
+    query = dict(request.query_params)
+    team = query.get("teamId") or query.get("team_id")
+    if team and team not in await store.account_team_ids(ctx.account_id):
+        return None
+    return query
 
 
 def _listed_models(ctx: TenantContext, body: Any) -> list[dict[str, Any]]:
@@ -49,21 +63,27 @@ def get_model_info_router() -> APIRouter:
     @router.get("/model/info")
     @router.get("/v1/model/info")
     async def model_info(request: Request, ctx: AnyTenant) -> Response:
-        answer = await call_litellm(request, "GET", "/model/info", query=dict(request.query_params), as_system=True)
+        query = await _system_query(ctx, request)
+        if query is None:
+            return JSONResponse({"data": []})
+        answer = await call_litellm(request, "GET", "/model/info", query=query, as_system=True)
         if not answer.ok:
             return answer.relay()
-        return answer.relay({"data": _deployments(ctx, answer.json())})
+        return answer.relay({"data": await _deployments(ctx, answer.json())})
 
     @router.get("/v2/model/info")
     async def model_info_v2(request: Request, ctx: AnyTenant, page: int = 1, size: int = 50) -> Response:
         page, size = max(page, 1), max(size, 1)
-        query = {k: v for k, v in request.query_params.items() if k not in ("page", "size")}
+        query = await _system_query(ctx, request)
+        if query is None:
+            return JSONResponse({"data": [], "total_count": 0, "current_page": page, "total_pages": 0, "size": size})
+        query = {k: v for k, v in query.items() if k not in ("page", "size")}
         answer = await call_litellm(
             request, "GET", "/v2/model/info", query={**query, "page": "1", "size": _ALL_PAGES}, as_system=True
         )
         if not answer.ok:
             return answer.relay()
-        rows = _deployments(ctx, answer.json())
+        rows = await _deployments(ctx, answer.json())
         return answer.relay(
             {
                 "data": rows[(page - 1) * size : page * size],

@@ -32,6 +32,7 @@ __all__ = [
 class PrincipalKind(StrEnum):
     SUPER_ADMIN = "super_admin"  # master key, UI admin, SUPER_ADMIN_EMAILS
     ACCOUNT_ADMIN = "account_admin"
+    ACCOUNT_VIEWER = "account_viewer"  # reads the account as an admin would, changes nothing admin-only
     ACCOUNT_MEMBER = "account_member"
     API_KEY = "api_key"
     SYSTEM = "system"  # LiteLLM's background jobs

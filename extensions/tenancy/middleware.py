@@ -30,6 +30,7 @@ from extensions.logs import request_id_var
 from extensions.tenancy.context import PrincipalKind, TenantContext, tenant_context
 from extensions.tenancy.guards import check_guards
 from extensions.tenancy.raw_sql import raw_sql_reviewed
+from extensions.tenancy.refusals import RequestRefusals, request_refusals
 
 DOWNSTREAM_SCOPE_KEY = "atrium.downstream"  # the app behind the middleware, for replacement handlers
 
@@ -164,9 +165,12 @@ class AccountMiddleware:
         request_id = headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
         rid_token = request_id_var.set(request_id)
         raw_token = raw_sql_reviewed.set(False)
+        refusals = RequestRefusals()
+        refusals_token = request_refusals.set(refusals)
         try:
-            await self._dispatch(scope, receive, send, headers, request_id)
+            await self._dispatch(scope, receive, send, headers, request_id, refusals)
         finally:
+            request_refusals.reset(refusals_token)
             raw_sql_reviewed.reset(raw_token)
             request_id_var.reset(rid_token)
 
@@ -181,7 +185,9 @@ class AccountMiddleware:
         else:
             await error_response(send, error, request_id)
 
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, headers: Headers, request_id: str) -> None:
+    async def _dispatch(
+        self, scope: Scope, receive: Receive, send: Send, headers: Headers, request_id: str, refusals: RequestRefusals
+    ) -> None:
         is_ws = scope["type"] == "websocket"
         method = "WS" if is_ws else scope.get("method", "GET")
         if method == "OPTIONS" and "access-control-request-method" in headers:
@@ -230,7 +236,31 @@ class AccountMiddleware:
                     await self._refuse(scope, send, exc, request_id)
                     return
 
+        held: list[Message] = []  # a 5xx answer, held until its body says whether a refusal caused it
+
         async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] >= 500 and refusals.recorded:
+                held.append(message)
+                return
+            if held and message["type"] == "http.response.body":
+                held.append(message)
+                if message.get("more_body", False):
+                    return
+                body = b"".join(m.get("body", b"") for m in held[1:])
+                refusal = refusals.explaining(body)
+                if refusal is not None:
+                    log.info("5xx after a policy refusal answered as the refusal", extra={"code": refusal.code})
+                    await error_response(send, refusal, request_id)
+                    return
+                start, rest = held[0], held[1:]
+                held.clear()
+                await send_with_id_headers(start)
+                for part in rest:
+                    await send(part)
+                return
+            await send_with_id_headers(message)
+
+        async def send_with_id_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [
                     *message.get("headers", []),

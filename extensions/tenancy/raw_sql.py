@@ -24,6 +24,7 @@ from typing import Any
 from extensions.errors import TenancyError
 from extensions.runtime import runtime
 from extensions.tenancy.context import TenantContext, peek_tenant
+from extensions.tenancy.refusals import record_refusal
 from extensions.tenancy.tables import TABLES, TableClass
 
 log = logging.getLogger("atrium.raw_sql")
@@ -151,8 +152,10 @@ async def guard_raw_sql(sql: str, args: Sequence[Any]) -> None:
             log.warning("reviewed raw statement refused for its arguments", extra={"statement": statement.name})
             break
     log.warning("raw SQL refused", extra={"statement": normalised[:200]})
-    raise RawSqlRefused(
-        "this operation runs raw SQL over tenant data and is not available to account principals",
-        hint="use the account-scoped endpoint, or ask the super admin",
-        statement=normalised[:120],
+    raise record_refusal(
+        RawSqlRefused(
+            "this operation runs raw SQL over tenant data and is not available to account principals",
+            hint="use the account-scoped endpoint, or ask the super admin",
+            statement=normalised[:120],
+        )
     )

@@ -41,8 +41,8 @@ UI_SESSION_TEAM = "litellm-dashboard"
 
 _KEY_SQL = """
 SELECT v.token, v.account_id, v.user_id, v.team_id, u.user_role,
-       EXISTS (SELECT 1 FROM "Atrium_AccountAdmin" aa
-               WHERE aa.account_id = v.account_id AND aa.user_id = v.user_id) AS is_account_admin
+       (SELECT aa.role FROM "Atrium_AccountAdmin" aa
+        WHERE aa.account_id = v.account_id AND aa.user_id = v.user_id) AS account_role
 FROM "LiteLLM_VerificationToken" v
 LEFT JOIN "LiteLLM_UserTable" u ON u.user_id = v.user_id
 WHERE v.token = $1
@@ -57,7 +57,7 @@ class KeyRecord:
     user_id: str | None
     team_id: str | None
     user_role: str | None
-    is_account_admin: bool
+    account_role: str | None  # Atrium_AccountAdmin.role: "admin", "viewer" or None
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ class TenantResolver:
             user_id=row["user_id"],
             team_id=row["team_id"],
             user_role=row["user_role"],
-            is_account_admin=row["is_account_admin"],
+            account_role=row["account_role"],
         )
         self.keys.put(token_hash, record)
         return record
@@ -193,8 +193,11 @@ class TenantResolver:
                 f"account {state.slug} is {state.status}",
                 hint="the account must be reactivated by the super admin before its keys work again",
             )
-        if record.is_account_admin:
+        # The role decides, not the existence of a row: a viewer never gets the admin's rights.
+        if record.account_role == "admin":
             kind = PrincipalKind.ACCOUNT_ADMIN
+        elif record.account_role == "viewer":
+            kind = PrincipalKind.ACCOUNT_VIEWER
         elif record.team_id == UI_SESSION_TEAM:
             kind = PrincipalKind.ACCOUNT_MEMBER
         else:

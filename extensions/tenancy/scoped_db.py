@@ -26,8 +26,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from extensions.errors import NotFound, TenancyError
 from extensions.tenancy.context import TenantContext, peek_tenant
 from extensions.tenancy.raw_sql import RAW_METHODS, guard_raw_sql
+from extensions.tenancy.refusals import record_refusal
 from extensions.tenancy.tables import TABLES, TableClass
 
 __all__ = ["ScopedPrisma", "restricted_scope"]
@@ -76,9 +78,9 @@ def restricted_scope(ctx: TenantContext | None) -> str | _Unrestricted | None:
 def _record_not_found(table: str) -> Exception:
     from prisma.errors import RecordNotFoundError
 
-    error: Exception = RecordNotFoundError(
-        {"user_facing_error": {"error_code": "P2025", "message": f"Record to update not found in {table}."}}
-    )
+    message = f"Record to update not found in {table}."
+    record_refusal(NotFound("the record was not found", hint="check the id; it must belong to your account"), message)
+    error: Exception = RecordNotFoundError({"user_facing_error": {"error_code": "P2025", "message": message}})
     return error
 
 
@@ -217,7 +219,9 @@ class _ScopedBatchActions:
             if name == "create_many":
                 kw["data"] = [{**d, "account_id": account} for d in kw["data"]]
                 return method(**kw)
-            raise PermissionError(f"batch {name} on {self._table} is not allowed for tenant principals")
+            refused = f"batch {name} on {self._table} is not allowed for tenant principals"
+            record_refusal(TenancyError("not available to account principals", hint="ask the super admin"), refused)
+            raise PermissionError(refused)
 
         return call
 
