@@ -107,7 +107,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     workers = args.workers or settings.workers
     print(f"atrium: serving on http://{host}:{port} with {workers} worker(s)", file=sys.stderr)
     try:
-        uvicorn.run("extensions.asgi:app", host=host, port=port, workers=workers, log_level="warning")
+        # A worker imports all of LiteLLM before it answers the supervisor's health ping; on a busy
+        # host that takes longer than uvicorn's 5 s default, and the supervisor would kill and
+        # respawn it forever.
+        uvicorn.run(
+            "extensions.asgi:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            timeout_worker_healthcheck=settings.worker_healthcheck_timeout,
+        )
     finally:
         if embedded is not None:
             embedded.stop()

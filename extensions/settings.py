@@ -59,4 +59,5 @@ class Settings:
     host: str = field(default_factory=lambda: os.environ.get("ATRIUM_HOST", "0.0.0.0"))
     port: int = field(default_factory=lambda: _int("ATRIUM_PORT", 4000))
     workers: int = field(default_factory=lambda: _int("ATRIUM_WORKERS", 1))
+    worker_healthcheck_timeout: int = field(default_factory=lambda: _int("ATRIUM_WORKER_HEALTHCHECK_TIMEOUT", 120))
     log_level: str = field(default_factory=lambda: os.environ.get("ATRIUM_LOG_LEVEL", "INFO"))
