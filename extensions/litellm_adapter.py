@@ -36,6 +36,7 @@ __all__ = [
     "INTERNALS",
     "Contract",
     "Internal",
+    "ObjectRef",
     "RouteInfo",
     "api_key_from_headers",
     "api_key_from_query",
