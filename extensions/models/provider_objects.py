@@ -38,6 +38,7 @@ from extensions import litellm_adapter
 from extensions.models import catalog
 from extensions.models.naming import owner_of
 from extensions.models.provider_bodies import read_body
+from extensions.tenancy.context import system_context
 
 __all__ = ["MODEL_HEADER", "is_object_route", "send_refusal", "vet_llm_request"]
 
@@ -66,6 +67,11 @@ _OBJECT_ROUTE = re.compile(
 _INFERENCE_MARKERS = (b"vector_store", b"previous_response_id", b"file_id", b"container")
 _PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-zA-Z_]+))?}")
 _MAX_SHOWN = 80
+# Where LiteLLM's handlers read a selector outside the body (auth_utils' routing markers and
+# the files / vector-store-files handlers). Elsewhere such a selector is still vetted, but it
+# does not make the request the account's own: LiteLLM would ignore it and fall back.
+_HEADER_QUERY_MODEL_ROUTES = ("/files", "/batches", "/evals")
+_QUERY_TARGET_ROUTES = ("/files", "/batches", "/fine_tuning")
 
 
 class _Attribution:
@@ -163,20 +169,25 @@ def _check_id(account: str | None, value: str, param: str, seen: _Attribution) -
     seen.own = True
 
 
-async def _own_vector_store(vector_store_id: str) -> bool:
+async def _vector_store_row(vector_store_id: str) -> bool:
     client = litellm_adapter.prisma_client()
     if client is None:
         return False
-    # Under the tenant context the scoped wrapper filters by account: another's row is None.
     row = await client.db.litellm_managedvectorstorestable.find_first(where={"vector_store_id": vector_store_id})
     return row is not None
 
 
 async def _check_vector_store(value: str, param: str, seen: _Attribution) -> None:
-    if await _own_vector_store(value):
+    # Under the tenant context the scoped wrapper filters by account: another's row is None.
+    if await _vector_store_row(value):
         seen.own = True
-    elif litellm_adapter.vector_store_registered(value):
-        raise _not_found("vector store", value, param)  # registered by another account
+        return
+    if litellm_adapter.vector_store_registered(value):
+        raise _not_found("vector store", value, param)  # in this worker's registry: someone else's
+    with system_context():  # another worker may have loaded it: ask the table, every account
+        registered_elsewhere = await _vector_store_row(value)
+    if registered_elsewhere:
+        raise _not_found("vector store", value, param)
 
 
 def _ids_in(data: Mapping[str, Any]) -> Iterable[tuple[str, str, bool]]:
@@ -240,10 +251,11 @@ async def vet_llm_request(scope: Scope, receive: Receive, template: str, account
     objects = is_object_route(template)
     headers = Headers(scope=scope)
     seen = _Attribution()
+    honours_model = any(marker in template for marker in _HEADER_QUERY_MODEL_ROUTES)
     header_model = headers.get(MODEL_HEADER)
     if header_model:
         _rewrite_header(scope, MODEL_HEADER, _own_model(account, header_model, MODEL_HEADER))
-        seen.own = True
+        seen.own = honours_model
     path_params = _path_params(template, scope.get("path", ""))
     if not objects:
         body = await read_body(scope, receive, markers=_INFERENCE_MARKERS)
@@ -251,7 +263,13 @@ async def vet_llm_request(scope: Scope, receive: Receive, template: str, account
             await _vet_ids(account, _ids_in(body.data), seen)
         return body.receive
     query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
-    _vet_models(account, query, seen, fields=MODEL_FIELDS)
+    outside = _Attribution()
+    _vet_models(account, query, outside, fields=MODEL_FIELDS)
+    if outside.own and (
+        (query.get("model") and honours_model)
+        or (query.get("target_model_names") and any(m in template for m in _QUERY_TARGET_ROUTES))
+    ):
+        seen.own = True
     body = await read_body(scope, receive, markers=None)
     data: dict[str, Any] = body.data if body.data is not None else {}
     _vet_models(account, data, seen, fields=MODEL_FIELDS)

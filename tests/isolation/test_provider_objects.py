@@ -320,3 +320,40 @@ def test_passthrough_routes_are_closed_to_tenant_principals(
                     wrong.append(f"{who} {method} {template} -> {response.status_code} {response.text[:160]}")
     assert not wrong, "pass-through reachable by a tenant principal:\n" + "\n".join(wrong)
     assert [len(u.requests) for u in (upstream, world.upstream_a, world.upstream_b)] == seen
+
+
+def test_own_selectors_reach_only_the_accounts_own_upstream(
+    proxy: ProxyProcess, world: World, upstream: FakeUpstream
+) -> None:
+    """A's own model selected in every way LiteLLM reads one: each request is either refused
+    (LiteLLM would not honour that selector and would fall back to the operator's provider
+    credentials) or served by A's upstream with A's key; nothing else hears of it."""
+    seen = [len(u.requests) for u in (upstream, world.upstream_b)]
+    seen_a = len(world.upstream_a.requests)
+    escaped: list[str] = []
+    with httpx.Client(
+        base_url=proxy.base_url, headers={"Authorization": f"Bearer {world.a.admin_key}"}, timeout=30
+    ) as admin:
+        for method, template in OBJECT_ROUTES:
+            placements: list[tuple[dict[str, str], dict[str, str], dict[str, Any]]] = [
+                ({MODEL_HEADER: MODEL}, {}, {}),
+                ({}, {"model": MODEL}, {}),
+            ]
+            if method not in ("GET", "DELETE"):
+                placements.append(({}, {}, {"model": MODEL}))
+            for headers, params, body in placements:
+                before = len(world.upstream_a.requests)
+                response = admin.request(
+                    method,
+                    _path(template, None),
+                    headers=headers,
+                    params=params,
+                    json=body if method not in ("GET", "DELETE") else None,
+                )
+                landed = len(world.upstream_a.requests) > before
+                if response.status_code < 400 and not landed:
+                    escaped.append(f"{method} {template} {headers or params or body} -> {response.status_code}")
+    assert not escaped, "answered without A's own upstream:\n" + "\n".join(escaped)
+    assert [len(u.requests) for u in (upstream, world.upstream_b)] == seen
+    keys = {r.authorization for r in world.upstream_a.requests[seen_a:]}
+    assert keys <= {f"Bearer sk-objs-{world.a.slug}"}, keys
