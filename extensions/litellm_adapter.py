@@ -532,6 +532,12 @@ def _decoded_parts(value: str) -> ObjectRef:
         ("video_", videos.decode_video_id_with_provider),
         ("character_", videos.decode_character_id_with_provider),
     ]
+    if value.startswith("resp_"):  # ResponsesIDSecurity: resp_ + encrypt(litellm_proxy:...;user_id:..;team_id:..)
+        crypto = importlib.import_module("litellm.proxy.common_utils.encrypt_decrypt_utils")
+        plain = crypto.decrypt_value_helper(value[len("resp_") :], "response_id", "debug", False)
+        if isinstance(plain, str) and plain.startswith("litellm_proxy:"):
+            inner = _decoded_parts(plain.split(";")[0].split("response_id:")[-1])
+            return ObjectRef(True, inner.model_names, inner.model_ids)
     for prefix, decode in decoders:
         if value.startswith(prefix):
             decoded = decode(value)

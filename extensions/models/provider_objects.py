@@ -177,7 +177,8 @@ async def _vector_store_row(vector_store_id: str) -> bool:
     return row is not None
 
 
-async def _check_vector_store(value: str, param: str, seen: _Attribution) -> None:
+async def _check_vector_store(account: str | None, value: str, param: str, seen: _Attribution) -> None:
+    _check_id(account, value, param, seen)  # managed (encoded) vector store ids name their deployment
     # Under the tenant context the scoped wrapper filters by account: another's row is None.
     if await _vector_store_row(value):
         seen.own = True
@@ -221,7 +222,7 @@ def _ids_in(data: Mapping[str, Any]) -> Iterable[tuple[str, str, bool]]:
 async def _vet_ids(account: str | None, fields: Iterable[tuple[str, str, bool]], seen: _Attribution) -> None:
     for field, value, is_vector in fields:
         if is_vector:
-            await _check_vector_store(value, field, seen)
+            await _check_vector_store(account, value, field, seen)
         else:
             _check_id(account, value, field, seen)
 

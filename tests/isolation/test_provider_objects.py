@@ -302,7 +302,9 @@ def test_own_objects_work_with_the_accounts_own_provider_key(proxy: ProxyProcess
     admin = world.a.client(proxy.base_url, world.a.admin_key)
     own = {MODEL_HEADER: MODEL}
     seen_a = len(world.upstream_a.requests)
-    created = _ok(admin.post("/v1/files", headers=own, data={"purpose": "batch"}, files={"file": ("a.jsonl", b"{}")}))
+    line = json.dumps({"custom_id": "1", "method": "POST", "url": "/v1/chat/completions", "body": {"model": MODEL}})
+    upload = {"file": ("a.jsonl", line.encode())}
+    created = _ok(admin.post("/v1/files", headers=own, data={"purpose": "batch"}, files=upload))
     fetched = _ok(admin.get(f"/v1/files/{created['id']}"))  # the id itself names A's deployment
     assert fetched["id"] == created["id"]
     listed = _ok(admin.get("/v1/files", headers=own))
@@ -357,7 +359,7 @@ def test_own_selectors_reach_only_the_accounts_own_upstream(
             if method not in ("GET", "DELETE"):
                 placements.append(({}, {}, {"model": MODEL}))
             for headers, params, body in placements:
-                before = len(world.upstream_a.requests)
+                before, before_primary = len(world.upstream_a.requests), len(upstream.requests)
                 response = admin.request(
                     method,
                     _path(template, None),
@@ -366,9 +368,37 @@ def test_own_selectors_reach_only_the_accounts_own_upstream(
                     json=body if method not in ("GET", "DELETE") else None,
                 )
                 landed = len(world.upstream_a.requests) > before
+                where = f"{method} {template} {headers or params or body} -> {response.status_code}"
                 if response.status_code < 400 and not landed:
-                    escaped.append(f"{method} {template} {headers or params or body} -> {response.status_code}")
+                    escaped.append(where)
+                if len(upstream.requests) > before_primary:
+                    escaped.append(f"{where}: reached the operator's upstream")
     assert not escaped, "answered without A's own upstream:\n" + "\n".join(escaped)
     assert [len(u.requests) for u in (upstream, world.upstream_b)] == seen
     keys = {r.authorization for r in world.upstream_a.requests[seen_a:]}
     assert keys <= {f"Bearer sk-objs-{world.a.slug}"}, keys
+
+
+def test_passthrough_websockets_are_closed_to_tenant_principals(proxy: ProxyProcess, world: World) -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    routes = sorted(
+        {r.path for r in ROUTES if r.kind == "websocket"} & {e.template for e in POLICY.entries if e.method == "WS"}
+    )
+    closed = [
+        t for t in routes if (e := POLICY.entry_for("WS", t)) is not None and e.reason.startswith(PASSTHROUGH_REASON)
+    ]
+    assert closed, "no pass-through websocket routes found"
+    opened: list[str] = []
+    ws_base = proxy.base_url.replace("http://", "ws://")
+    for key in _principals(world).values():
+        for template in closed:
+            path = re.sub(r"\{([^}:]+)(?::[^}]+)?\}", "v1/realtime", template)
+            try:
+                auth = {"Authorization": f"Bearer {key}"}
+                with connect(f"{ws_base}{path}", additional_headers=auth, open_timeout=30):
+                    opened.append(template)
+            except InvalidStatus as exc:
+                assert exc.response.status_code == 403, (template, exc.response.status_code)
+    assert not opened, f"pass-through websockets accepted a tenant principal: {opened}"
