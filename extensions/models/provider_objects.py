@@ -67,11 +67,12 @@ _OBJECT_ROUTE = re.compile(
 _INFERENCE_MARKERS = (b"vector_store", b"previous_response_id", b"file_id", b"container")
 _PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-zA-Z_]+))?}")
 _MAX_SHOWN = 80
-# Where LiteLLM's handlers read a selector outside the body (auth_utils' routing markers and
-# the files / vector-store-files handlers). Elsewhere such a selector is still vetted, but it
-# does not make the request the account's own: LiteLLM would ignore it and fall back.
-_HEADER_QUERY_MODEL_ROUTES = ("/files", "/batches", "/evals")
-_QUERY_TARGET_ROUTES = ("/files", "/batches", "/fine_tuning")
+# Where LiteLLM's handlers honour a selector (verified in 1.108.7 and by the own-selector
+# sweep): every files route (handle_model_based_routing reads body, query and header), batch
+# creation and listing. Elsewhere a selector is still vetted but does not make the request the
+# account's own; there an object id in the path must itself name an own deployment (batch
+# retrieve/cancel with a raw id ignore every selector and use the operator's credentials).
+_SELECTOR_ROUTES = re.compile(r"^(?:/\{provider\})?(?:/v1)?/(?:files(?:$|/)|batches$)")
 
 
 class _Attribution:
@@ -252,7 +253,7 @@ async def vet_llm_request(scope: Scope, receive: Receive, template: str, account
     objects = is_object_route(template)
     headers = Headers(scope=scope)
     seen = _Attribution()
-    honours_model = any(marker in template for marker in _HEADER_QUERY_MODEL_ROUTES)
+    honours_model = _SELECTOR_ROUTES.match(template) is not None
     header_model = headers.get(MODEL_HEADER)
     if header_model:
         _rewrite_header(scope, MODEL_HEADER, _own_model(account, header_model, MODEL_HEADER))
@@ -266,18 +267,17 @@ async def vet_llm_request(scope: Scope, receive: Receive, template: str, account
     query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
     outside = _Attribution()
     _vet_models(account, query, outside, fields=MODEL_FIELDS)
-    if outside.own and (
-        (query.get("model") and honours_model)
-        or (query.get("target_model_names") and any(m in template for m in _QUERY_TARGET_ROUTES))
-    ):
-        seen.own = True
+    path_ids = [(k, v, k == "vector_store_id") for k, v in path_params.items() if k not in _NOT_IDS]
     body = await read_body(scope, receive, markers=None)
     data: dict[str, Any] = body.data if body.data is not None else {}
-    _vet_models(account, data, seen, fields=MODEL_FIELDS)
+    in_body = _Attribution()
+    _vet_models(account, data, in_body, fields=MODEL_FIELDS)
+    # A body selector is honoured by creation routes (no object id in the path); query and
+    # header selectors only where _SELECTOR_ROUTES says so.
+    seen.own = seen.own or (outside.own and honours_model) or (in_body.own and (honours_model or not path_ids))
     completion = data.get("completion")  # evals: the model a run completes with
     if isinstance(completion, dict):
-        _vet_models(account, completion, seen, fields=("model",))
-    path_ids = [(k, v, k == "vector_store_id") for k, v in path_params.items() if k not in _NOT_IDS]
+        _vet_models(account, completion, _Attribution(), fields=("model",))  # vetted, not a credential choice
     await _vet_ids(account, [*path_ids, *_ids_in(data)], seen)
     storage = data.get("target_storage") or query.get("target_storage")
     if storage not in (None, "", "default"):
