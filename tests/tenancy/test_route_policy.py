@@ -105,7 +105,7 @@ EXAMPLES = [
     ("POST", "/v1/chat/completions", L, "/v1/chat/completions"),
     ("post", "/v1/chat/completions", L, "/v1/chat/completions"),
     # Ambiguous with the pass-through catch-all (super_admin): the strictest match wins.
-    ("POST", "/openai/deployments/gpt-4o/chat/completions", S, "/openai/{endpoint:path}"),
+    ("POST", "/openai/deployments/gpt-4o/chat/completions", S, "/openai/deployments/{model:path}/chat/completions"),
     ("POST", "/azure/openai/deployments/gpt-4o/chat/completions", S, "/azure/{endpoint:path}"),
     ("POST", "/engines/acct/gpt-4o/chat/completions", L, "/engines/{model:path}/chat/completions"),
     ("POST", "/v1/embeddings", L, "/v1/embeddings"),
