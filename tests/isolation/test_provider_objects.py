@@ -218,6 +218,14 @@ def _expected_refusal(method: str, path: str) -> tuple[int, str | None]:
     return 403, "route_not_allowed"
 
 
+def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}  # not JSON (file content, say): never the refusal expected
+    return body if isinstance(body, dict) else {}
+
+
 def _b_leaked(world: World, response: httpx.Response) -> list[str]:
     sent = (
         str(response.request.url)
@@ -254,7 +262,7 @@ def test_foreign_ids_and_selectors_are_404_on_every_provider_object_route(
                     )
                     swept += 1
                     status, code = _expected_refusal(method, case.path)
-                    body = response.json() if "json" in response.headers.get("content-type", "") else {}
+                    body = _json_or_empty(response)
                     error = body.get("error") if isinstance(body.get("error"), dict) else {}
                     shaped = "message" in error and (code is None or error.get("type") == code)
                     if response.status_code != status or not shaped or _b_leaked(world, response):
