@@ -207,3 +207,50 @@ def test_ui_session_pieces_have_the_shape_mint_ui_session_uses() -> None:
     params = inspect.signature(keys.generate_key_helper_fn).parameters
     assert {"request_type", "duration", "user_id", "team_id", "user_role", "metadata", "llm_router"} <= set(params)
     assert adapter.UI_SESSION_TEAM == "litellm-dashboard"
+
+
+# -- Provider objects: LiteLLM's id encodings, decoded through the adapter ----------------------
+
+
+def test_decode_object_id_reads_every_litellm_encoding() -> None:
+    import base64
+
+    from litellm.proxy.openai_files_endpoints.common_utils import encode_file_id_with_model
+    from litellm.responses.utils import ResponsesAPIRequestUtils
+    from litellm.types.videos.utils import encode_character_id_with_provider, encode_video_id_with_provider
+
+    assert adapter.decode_object_id(encode_file_id_with_model("file-abc", "acct/gpt-4o")).model_names == (
+        "acct/gpt-4o",
+    )
+    batch = encode_file_id_with_model("batch_abc", "acct/gpt-4o", id_type="batch")
+    assert adapter.decode_object_id(batch).model_names == ("acct/gpt-4o",)
+    response = ResponsesAPIRequestUtils._build_responses_api_response_id("openai", "dep-1", "resp_raw")
+    assert adapter.decode_object_id(response).model_ids == ("dep-1",)
+    container = ResponsesAPIRequestUtils.build_container_id("openai", "dep-2", "cntr_raw")
+    assert adapter.decode_object_id(container).model_ids == ("dep-2",)
+    assert adapter.decode_object_id(encode_video_id_with_provider("video_raw", "openai", "dep-3")).model_ids == (
+        "dep-3",
+    )
+    character = encode_character_id_with_provider("char_raw", "openai", "dep-4")
+    assert adapter.decode_object_id(character).model_ids == ("dep-4",)
+    unified = "litellm_proxy:application/json;unified_id,u-1;target_model_names,m-a,m-b;model_id,dep-5"
+    managed = base64.urlsafe_b64encode(unified.encode()).decode().rstrip("=")
+    found = adapter.decode_object_id(managed)
+    assert found.encoded and found.model_names == ("m-a", "m-b") and "dep-5" in found.model_ids
+
+
+def test_decode_object_id_leaves_provider_ids_alone_and_flags_unattributable_encodings() -> None:
+    import base64
+
+    assert adapter.decode_object_id("file-abc123") == adapter.ObjectRef(encoded=False)
+    assert adapter.decode_object_id("vs_68a1b2") == adapter.ObjectRef(encoded=False)
+    odd = "obj_" + base64.b64encode(b"litellm:something;unknown,layout").decode()
+    assert adapter.decode_object_id(odd) == adapter.ObjectRef(encoded=True)
+
+
+def test_vector_store_registry_lookup_and_proxy_error_body() -> None:
+    assert adapter.vector_store_registered("vs_not_registered") is False
+    error = adapter.proxy_exception("nope", status=404, error_type="invalid_request_error", param="model", code="x")
+    assert adapter.is_proxy_exception(error)
+    status, body = adapter.proxy_error_body(error)
+    assert status == 404 and body["error"]["message"] == "nope" and body["error"]["param"] == "model"

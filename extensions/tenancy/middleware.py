@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from extensions import litellm_adapter
 from extensions.errors import AtriumError, RouteNotAllowed
 from extensions.logs import request_id_var
+from extensions.models import provider_objects
 from extensions.tenancy.context import PrincipalKind, TenantContext, tenant_context
 from extensions.tenancy.guards import check_guards
 from extensions.tenancy.raw_sql import raw_sql_reviewed
@@ -221,6 +222,20 @@ class AccountMiddleware:
             elif route_class not in OPEN_TO_TENANTS:
                 await self._refuse(scope, send, _denied(path, method, classification), request_id)
                 return
+            if route_class == "llm" and not is_ws:
+                # Provider objects and selectors: pinned to the account's own deployments
+                # before LiteLLM picks credentials (many of these handlers skip the pre-call hook).
+                try:
+                    with tenant_context(ctx):
+                        receive = await provider_objects.vet_llm_request(
+                            scope, receive, classification.template, ctx.account_id
+                        )
+                except Exception as exc:
+                    if not litellm_adapter.is_proxy_exception(exc):
+                        raise
+                    log.info("provider object refused", extra={"path": scope.get("path")})
+                    await provider_objects.send_refusal(send, exc, [(REQUEST_ID_HEADER.encode(), request_id.encode())])
+                    return
             if classification is not None and classification.raw_sql_reviewed:
                 raw_sql_reviewed.set(True)
             if classification is not None and classification.guards and not is_ws:

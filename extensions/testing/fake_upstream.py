@@ -155,7 +155,154 @@ def build_app(state: _State) -> FastAPI:
     async def models() -> dict[str, Any]:
         return {"object": "list", "data": [{"id": "fake", "object": "model", "owned_by": state.name}]}
 
+    install_object_endpoints(app, state)
     return app
+
+
+async def _record(state: _State, request: Request) -> dict[str, Any]:
+    """Record a provider-object call; JSON bodies are kept, multipart uploads as their size."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw.strip() and "json" in request.headers.get("content-type", "") else {}
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {"_body": body}
+    if "multipart" in request.headers.get("content-type", ""):
+        body = {"_multipart_bytes": len(raw)}
+    state.requests.append(RecordedRequest(request.url.path, request.headers.get("authorization"), body))
+    return body
+
+
+def install_object_endpoints(app: FastAPI, state: _State) -> None:
+    """OpenAI's provider-object APIs (files, batches, responses, vector stores), in memory.
+
+    Objects are kept per upstream and carry the upstream's name, so a test can tell whose
+    provider account answered; any other path is recorded and answered with a stub.
+    """
+    objects: dict[str, dict[str, Any]] = {}
+
+    def _new(kind: str, prefix: str, **fields: Any) -> dict[str, Any]:
+        object_id = f"{prefix}{uuid.uuid4().hex[:16]}"
+        created: dict[str, Any] = {"id": object_id, "object": kind, "created_at": int(time.time())}
+        created.update(fields, upstream=state.name)
+        objects[object_id] = created
+        return created
+
+    def _listing(kind: str) -> dict[str, Any]:
+        return {"object": "list", "data": [o for o in objects.values() if o["object"] == kind], "has_more": False}
+
+    def _get(object_id: str) -> Any:
+        found = objects.get(object_id)
+        return found if found is not None else JSONResponse({"error": {"message": "no such object"}}, 404)
+
+    @app.post("/v1/files")
+    async def create_file(request: Request) -> Any:
+        await _record(state, request)
+        return _new("file", "file-", bytes=1, filename="upload.jsonl", purpose="batch", status="processed")
+
+    @app.get("/v1/files")
+    async def list_files(request: Request) -> Any:
+        await _record(state, request)
+        return _listing("file")
+
+    @app.get("/v1/files/{object_id}")
+    async def get_file(object_id: str, request: Request) -> Any:
+        await _record(state, request)
+        return _get(object_id)
+
+    @app.get("/v1/files/{object_id}/content")
+    async def file_content(object_id: str, request: Request) -> Any:
+        await _record(state, request)
+        from fastapi.responses import Response
+
+        return Response(content=f"content of {object_id} at {state.name}".encode(), media_type="application/jsonl")
+
+    @app.delete("/v1/files/{object_id}")
+    @app.delete("/v1/vector_stores/{object_id}")
+    async def delete_object(object_id: str, request: Request) -> Any:
+        await _record(state, request)
+        found = objects.pop(object_id, None)
+        return {"id": object_id, "object": found["object"] if found else "file", "deleted": found is not None}
+
+    @app.post("/v1/batches")
+    async def create_batch(request: Request) -> Any:
+        body = await _record(state, request)
+        return _new(
+            "batch",
+            "batch_",
+            endpoint=body.get("endpoint", "/v1/chat/completions"),
+            input_file_id=body.get("input_file_id", ""),
+            completion_window="24h",
+            status="validating",
+        )
+
+    @app.get("/v1/batches")
+    async def list_batches(request: Request) -> Any:
+        await _record(state, request)
+        return _listing("batch")
+
+    @app.get("/v1/batches/{object_id}")
+    async def get_batch(object_id: str, request: Request) -> Any:
+        await _record(state, request)
+        return _get(object_id)
+
+    @app.post("/v1/batches/{object_id}/cancel")
+    async def cancel_batch(object_id: str, request: Request) -> Any:
+        await _record(state, request)
+        found = _get(object_id)
+        if isinstance(found, dict):
+            found["status"] = "cancelling"
+        return found
+
+    @app.post("/v1/responses")
+    async def create_response(request: Request) -> Any:
+        body = await _record(state, request)
+        text = f"[{state.name}] response"
+        return _new(
+            "response",
+            "resp_",
+            model=body.get("model", "unknown"),
+            status="completed",
+            output=[
+                {
+                    "type": "message",
+                    "id": f"msg_{uuid.uuid4().hex[:12]}",
+                    "status": "completed",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": text, "annotations": []}],
+                }
+            ],
+            usage={"input_tokens": 3, "output_tokens": 2, "total_tokens": 5},
+            parallel_tool_calls=True,
+            tool_choice="auto",
+            tools=[],
+        )
+
+    @app.get("/v1/responses/{object_id}")
+    async def get_response(object_id: str, request: Request) -> Any:
+        await _record(state, request)
+        return _get(object_id)
+
+    @app.post("/v1/vector_stores")
+    async def create_vector_store(request: Request) -> Any:
+        body = await _record(state, request)
+        return _new("vector_store", "vs_", name=body.get("name", ""), status="completed", usage_bytes=0)
+
+    @app.get("/v1/vector_stores")
+    async def list_vector_stores(request: Request) -> Any:
+        await _record(state, request)
+        return _listing("vector_store")
+
+    @app.get("/v1/vector_stores/{object_id}")
+    async def get_vector_store(object_id: str, request: Request) -> Any:
+        await _record(state, request)
+        return _get(object_id)
+
+    @app.api_route("/{rest:path}", methods=["GET", "POST", "DELETE", "PUT", "PATCH"])
+    async def anything(rest: str, request: Request) -> Any:
+        await _record(state, request)
+        return {"object": "stub", "path": rest, "upstream": state.name}
 
 
 class FakeUpstream:
