@@ -38,8 +38,11 @@ from extensions.tenancy.context import TenantContext
 __all__ = [
     "FIELDS",
     "ID_TYPES",
+    "LLM_CONTAINERS",
+    "LLM_FIELDS",
     "NEW_OBJECT_FIELDS",
     "NOT_REFERENCES",
+    "QUERY_ONLY",
     "ROUTE_FIELDS",
     "IdType",
     "ReferenceRefused",
@@ -103,7 +106,7 @@ FIELDS: dict[str, str] = {
     "key_ids": "key",
     "key_hash": "key",
     "token": "key",
-    "api_key": "key",  # spend/activity filters (management routes only, see _LLM_FIELDS)
+    "api_key": "key",  # spend/activity filters (management routes only, see LLM_FIELDS)
     "changed_by_api_key": "key",
     "object_key_hash": "key",
     "new_key": "key",
@@ -124,6 +127,17 @@ FIELDS: dict[str, str] = {
     "agent_id": "agent",
 }
 
+# Names that are ids only in the query string: in request bodies ``api_key`` is a provider
+# credential (model params, credentials, LLM calls), never a virtual key of the proxy.
+QUERY_ONLY = frozenset({"api_key"})
+
+# On customer routes ``user_id`` names an end user (LiteLLM_EndUserTable), isolated elsewhere.
+_CUSTOMER_ROUTES = [
+    f"/{prefix}/{op}"
+    for prefix in ("customer", "end_user")
+    for op in ("new", "update", "delete", "block", "unblock", "info")
+]
+
 # Per route template: fields whose meaning differs there (None: not an id of ID_TYPES).
 ROUTE_FIELDS: dict[str, dict[str, str | None]] = {
     "/budget/delete": {"id": "budget"},
@@ -131,6 +145,9 @@ ROUTE_FIELDS: dict[str, dict[str, str | None]] = {
     # Memory entries are addressed by their own key name, not by an API key.
     "/v1/memory": {"key": None, "key_prefix": None},
     "/v1/memory/{key:path}": {"key": None},
+    # Atrium's invitation token is the one-time secret of the link, checked by its handler.
+    "/atrium/invitation/accept": {"token": None},
+    **{template: {"user_id": None, "user_ids": None} for template in _CUSTOMER_ROUTES},
 }
 
 # Per route template: fields that name the object being created. Ids there must not be
@@ -191,21 +208,39 @@ NOT_REFERENCES: dict[str, str] = {
     "members_with_roles": "member objects (their fields are checked)",
     "users": "user objects (their fields are checked)",
     "apply_to_all_teams": "a flag",
+    "require_trace_id": "a flag",
+    "id": "only an id type on routes listed in ROUTE_FIELDS (/budget/delete)",
+    "names": "only tag names on /tag/info (ROUTE_FIELDS)",
+    "model_id": "deployments: the model replacement handlers resolve them in the account (docs/models.md)",
+    "litellm_model_id": "deployments: resolved by the model_info replacement handler",
+    "modelId": "deployments: resolved by the model_info replacement handler",
+    "request_id": "spend-log rows: the spend_logs_ui replacement filters by account; compliance reads are scoped",
+    "session_id": "spend-log sessions (spend_logs_ui replacement) and workflow rows (scoped wrapper)",
+    "run_id": "workflow runs: LiteLLM_WorkflowRun is read and written by model calls (scoped wrapper)",
+    "object_id": "audit-log filter over any object type; audit rows are read by scoped model calls",
+    "end_user": "customers (end users) are isolated by their own mechanism, not this check",
+    "end_user_id": "customers (end users) are isolated by their own mechanism, not this check",
+    "end_user_ids": "customers (end users) are isolated by their own mechanism, not this check",
+    "exclude_end_user_ids": "customers (end users) are isolated by their own mechanism, not this check",
+    "email": "Atrium's /atrium/invitation/new names a NEW invitee (email uniqueness rule)",
+    "client_id": "the identity provider's OAuth client id (Atrium SSO config)",
 }
 
 # On LLM routes the body is a provider request (messages, tools, provider api_key...): only
 # spend tags, which LiteLLM books on LiteLLM_TagTable rows by name, are references there.
-_LLM_FIELDS = frozenset({"tags"})
-_LLM_CONTAINERS = ("metadata", "litellm_metadata")
+LLM_FIELDS = frozenset({"tags"})
+LLM_CONTAINERS = ("metadata", "litellm_metadata")
 
 _PARAM_RE = re.compile(r"\{([^}:]+)(?::([^}]+))?\}")
 
 
-def field_type(template: str, name: str) -> str | None:
+def field_type(template: str, name: str, *, in_body: bool = False) -> str | None:
     """The id type of parameter ``name`` on the route ``template``, None when not an id."""
     overrides = ROUTE_FIELDS.get(template, {})
     if name in overrides:
         return overrides[name]
+    if in_body and name in QUERY_ONLY:
+        return None
     return FIELDS.get(name)
 
 
@@ -228,8 +263,8 @@ class _Found:
         self.values: dict[str, set[str]] = {}
         self.count = 0
 
-    def add(self, name: str, value: Any, *, split: bool = False) -> None:
-        kind = field_type(self.template, name)
+    def add(self, name: str, value: Any, *, split: bool = False, in_body: bool = False) -> None:
+        kind = field_type(self.template, name, in_body=in_body)
         if kind is None or (name in self.new and ID_TYPES[kind].folded):
             return
         items = value if isinstance(value, list | tuple) else [value]
@@ -250,7 +285,7 @@ def _walk(found: _Found, body: Any, depth: int = 0) -> None:
     if isinstance(body, Mapping):
         for name, value in body.items():
             if isinstance(name, str):
-                found.add(name, value)
+                found.add(name, value, in_body=True)
             if isinstance(value, Mapping | list):
                 _walk(found, value, depth + 1)
     elif isinstance(body, list):
@@ -262,11 +297,11 @@ def _walk(found: _Found, body: Any, depth: int = 0) -> None:
 def _walk_llm(found: _Found, body: Any) -> None:
     if not isinstance(body, Mapping):
         return
-    scopes = [body, *(body[c] for c in _LLM_CONTAINERS if isinstance(body.get(c), Mapping))]
+    scopes = [body, *(body[c] for c in LLM_CONTAINERS if isinstance(body.get(c), Mapping))]
     for scope in scopes:
-        for name in _LLM_FIELDS:
+        for name in LLM_FIELDS:
             if name in scope:
-                found.add(name, scope[name])
+                found.add(name, scope[name], in_body=True)
 
 
 def collect_references(
