@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from extensions import litellm_adapter
@@ -140,11 +141,32 @@ async def _buffer_body(receive: Receive) -> tuple[bytes, Receive]:
     return body, replay
 
 
-async def _json_body(headers: Headers, receive: Receive, *, llm: bool) -> tuple[Any, Receive]:
-    """The parsed JSON body (None when absent, not JSON, or an LLM body without tags) and a replay."""
-    if headers.get("content-type", "").startswith(("multipart/", "application/x-www-form-urlencoded")):
-        return None, receive  # uploads: LiteLLM parses them; their form fields carry no ids we check
+async def _form_fields(scope: Scope, body: bytes) -> dict[str, Any] | None:
+    """The text fields of a form body: LiteLLM's ``read_request_body`` turns forms into dicts too."""
+
+    async def once() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(scope, once).form()
+    except Exception:  # malformed form: LiteLLM answers the parse error itself
+        return None
+    fields: dict[str, Any] = {}
+    for name in form:
+        texts = [v for v in form.getlist(name) if isinstance(v, str)]
+        fields[name] = texts if len(texts) > 1 else (texts[0] if texts else None)
+    return fields
+
+
+async def _json_body(scope: Scope, headers: Headers, receive: Receive, *, llm: bool) -> tuple[Any, Receive]:
+    """The parsed body (JSON or form fields; None when absent, unparsable, or an LLM body without
+    tags) and a replay of it for the app."""
+    is_form = headers.get("content-type", "").startswith(("multipart/", "application/x-www-form-urlencoded"))
+    if is_form and llm:
+        return None, receive  # provider uploads (audio, files) are streamed on, not searched
     body, receive = await _buffer_body(receive)
+    if is_form:
+        return await _form_fields(scope, body), receive
     if llm and b"tags" not in body and b"\\u" not in body:
         return None, receive  # LLM bodies are only searched for spend tags: skip the parse
     try:
@@ -257,7 +279,7 @@ class AccountMiddleware:
                 raw_sql_reviewed.set(True)
             if classification is not None and not is_ws:
                 # Guarded fields and id references are checked before LiteLLM sees the request.
-                parsed, receive = await _json_body(headers, receive, llm=route_class == "llm")
+                parsed, receive = await _json_body(scope, headers, receive, llm=route_class == "llm")
                 try:
                     with tenant_context(ctx):
                         if classification.guards:
@@ -274,7 +296,7 @@ class AccountMiddleware:
                     await self._refuse(scope, send, exc, request_id)
                     return
         if not is_ws and (method, _route_path(scope)) in ONBOARDING_ROUTES:
-            parsed, receive = await _json_body(headers, receive, llm=False)
+            parsed, receive = await _json_body(scope, headers, receive, llm=False)
             try:
                 await check_onboarding(method, _route_path(scope), scope.get("query_string", b""), parsed)
             except OnboardingRefusal as refusal:
