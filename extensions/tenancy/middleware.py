@@ -291,6 +291,7 @@ class AccountMiddleware:
                             scope.get("query_string", b""),
                             parsed,
                             llm=route_class == "llm",
+                            headers=headers,
                         )
                 except AtriumError as exc:
                     await self._refuse(scope, send, exc, request_id)

@@ -37,6 +37,7 @@ from extensions.tenancy.context import TenantContext
 
 __all__ = [
     "FIELDS",
+    "HEADER_FIELDS",
     "ID_TYPES",
     "LLM_CONTAINERS",
     "LLM_FIELDS",
@@ -230,6 +231,8 @@ NOT_REFERENCES: dict[str, str] = {
 # spend tags, which LiteLLM books on LiteLLM_TagTable rows by name, are references there.
 LLM_FIELDS = frozenset({"tags"})
 LLM_CONTAINERS = ("metadata", "litellm_metadata")
+# Request headers that carry ids on every route (LiteLLM merges this one into the request's tags).
+HEADER_FIELDS: dict[str, str] = {"x-litellm-tags": "tag"}
 
 _PARAM_RE = re.compile(r"\{([^}:]+)(?::([^}]+))?\}")
 
@@ -305,10 +308,19 @@ def _walk_llm(found: _Found, body: Any) -> None:
 
 
 def collect_references(
-    template: str, path: str, query_string: bytes, body: Any, *, llm: bool = False
+    template: str,
+    path: str,
+    query_string: bytes,
+    body: Any,
+    *,
+    llm: bool = False,
+    headers: Mapping[str, str] | None = None,
 ) -> dict[str, set[str]]:
     """Every id-typed value of the request, by id type."""
     found = _Found(template)
+    for header, kind in HEADER_FIELDS.items():
+        if headers is not None and headers.get(header):
+            found.values.setdefault(kind, set()).update(t.strip() for t in headers[header].split(",") if t.strip())
     if llm:
         _walk_llm(found, body)
         return found.values
@@ -346,10 +358,18 @@ async def _foreign(kind: IdType, values: list[str], account: str | None) -> bool
 
 
 async def check_references(
-    ctx: TenantContext, template: str, path: str, query_string: bytes, body: Any, *, llm: bool = False
+    ctx: TenantContext,
+    template: str,
+    path: str,
+    query_string: bytes,
+    body: Any,
+    *,
+    llm: bool = False,
+    headers: Mapping[str, str] | None = None,
 ) -> None:
     """Raise :class:`ReferenceRefused` (404) when the request names another account's object."""
-    for name, values in collect_references(template, path, query_string, body, llm=llm).items():
+    found = collect_references(template, path, query_string, body, llm=llm, headers=headers)
+    for name, values in found.items():
         kind = ID_TYPES[name]
         if values and await _foreign(kind, _candidates(kind, values), ctx.account_id):
             raise ReferenceRefused(

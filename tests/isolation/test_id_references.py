@@ -119,14 +119,15 @@ class Case:
     kind: str
     build: Builder | None = None
 
-    def request(self, value: str) -> tuple[str, dict[str, str], Any]:
+    def request(self, value: str) -> tuple[str, dict[str, str], Any, dict[str, str]]:
         def fill(m: re.Match[str]) -> str:
             return value if self.where == "path" and m.group(1) == self.field else _PROBE
 
         path = _PATH_PARAM.sub(fill, self.template)
         query = {self.field: value} if self.where == "query" else {}
         body = self.build(value) if self.build is not None else None
-        return path, query, body
+        headers = {self.field: value} if self.where == "header" else {}
+        return path, query, body, headers
 
 
 def _cases() -> list[Case]:
@@ -134,6 +135,8 @@ def _cases() -> list[Case]:
     for method, template, cls in _open_routes():
         if cls == "llm":
             if method == "POST":  # provider bodies: only spend tags are references (references.LLM_FIELDS)
+                for header, kind in refs.HEADER_FIELDS.items():
+                    cases.append(Case(method, template, cls, "header", header, kind, lambda v: {"model": "gpt-fake"}))
                 for name in sorted(refs.LLM_FIELDS):
                     cases.append(Case(method, template, cls, "body", name, "tag", lambda v, n=name: {n: [v]}))
                     for box in refs.LLM_CONTAINERS:
@@ -355,9 +358,10 @@ def test_collector_finds_every_generated_parameter() -> None:
     """The middleware's collector sees each generated id where the case puts it (no proxy needed)."""
     missed = []
     for case in CASES:
-        path, query, body = case.request("sentinel-id")
+        path, query, body, headers = case.request("sentinel-id")
         query_string = urlencode(query).encode()
-        found = refs.collect_references(case.template, path, query_string, body, llm=case.route_class == "llm")
+        llm = case.route_class == "llm"
+        found = refs.collect_references(case.template, path, query_string, body, llm=llm, headers=headers)
         if "sentinel-id" not in found.get(case.kind, set()):
             missed.append(f"{case.method} {case.template} {case.where}:{case.field} ({case.kind}): {found}")
     assert not missed, "\n".join(missed)
@@ -378,9 +382,9 @@ def test_other_accounts_ids_are_refused_everywhere(
     sent_count = 0
     for case in CASES:
         for value in b_values[case.kind]:
-            path, query, body = case.request(value)
+            path, query, body, headers = case.request(value)
             for who, client in principals.items():
-                response = client.request(case.method, path, params=query, json=body, timeout=30)
+                response = client.request(case.method, path, params=query, json=body, headers=headers, timeout=30)
                 sent_count += 1
                 sent = str(response.request.url) + response.request.content.decode(errors="replace")
                 found = [c for c in account_b.canaries if c in response.text and c not in sent]
