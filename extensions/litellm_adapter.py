@@ -58,8 +58,11 @@ __all__ = [
     "proxy_app",
     "proxy_error_body",
     "proxy_exception",
+    "proxy_exception_body",
     "query_key_allowed",
     "query_key_wins",
+    "request_models",
+    "route_dependants",
     "set_ui_session_cookie",
     "shipped_migrations_dir",
     "vector_store_registered",
@@ -91,6 +94,54 @@ class Internal:
     attribute: str
     parameters: tuple[str, ...] | None = None  # None: not a callable we call or override
 
+
+# The request bodies (pydantic models) of LiteLLM's management routes open to tenants that
+# carry ids; `extensions.tenancy.references` classifies every id-like field of them.
+_REQUEST_MODELS: tuple[tuple[str, str], ...] = (
+    *(
+        ("litellm.proxy._types", name)
+        for name in (
+            "BlockKeyRequest",
+            "BlockTeamRequest",
+            "BudgetDeleteRequest",
+            "BudgetNewRequest",
+            "BudgetRequest",
+            "ChangePasswordRequest",
+            "DeleteTeamRequest",
+            "DeleteUserRequest",
+            "InvitationClaim",
+            "InvitationDelete",
+            "InvitationUpdate",
+            "KeyRequest",
+            "NewTeamRequest",
+            "PatchTeamRequest",
+            "ResetSpendRequest",
+            "TeamMemberAddRequest",
+            "TeamMemberDeleteRequest",
+            "TeamMemberUpdateRequest",
+            "TeamModelAddRequest",
+            "TeamModelDeleteRequest",
+            "UpdateTeamRequest",
+        )
+    ),
+    ("litellm.types.integrations.slack_alerting", "InvitationNew"),
+    ("litellm.types.tag_management", "TagInfoRequest"),
+    ("litellm.types.proxy.management_endpoints.key_requests", "GenerateKeyRequest"),
+    ("litellm.types.proxy.management_endpoints.key_requests", "UpdateKeyRequest"),
+    ("litellm.types.proxy.management_endpoints.key_requests", "RegenerateKeyRequest"),
+    ("litellm.types.proxy.management_endpoints.key_management_endpoints", "BulkUpdateKeyRequest"),
+    ("litellm.types.proxy.management_endpoints.key_management_endpoints", "BulkUpdateTeamKeysRequest"),
+    ("litellm.types.proxy.management_endpoints.user_requests", "NewUserRequest"),
+    ("litellm.types.proxy.management_endpoints.user_requests", "UpdateUserRequest"),
+    ("litellm.types.proxy.management_endpoints.internal_user_endpoints", "BulkNewUserRequest"),
+    ("litellm.types.proxy.management_endpoints.internal_user_endpoints", "BulkUpdateUserRequest"),
+    ("litellm.types.proxy.management_endpoints.internal_user_endpoints", "BulkDeleteUserRequest"),
+    ("litellm.types.proxy.management_endpoints.team_endpoints", "BulkTeamMemberAddRequest"),
+    ("litellm.types.proxy.management_endpoints.team_endpoints", "BulkTeamMemberDeleteRequest"),
+    ("litellm.types.proxy.management_endpoints.team_endpoints", "BulkTeamMemberBudgetUpdateRequest"),
+    ("litellm.types.proxy.management_endpoints.team_endpoints", "UpdateTeamMemberPermissionsRequest"),
+    ("litellm.types.proxy.management_endpoints.team_endpoints", "BulkUpdateTeamMemberPermissionsRequest"),
+)
 
 # Keep this list in step with the functions below: the contract test walks it.
 INTERNALS: tuple[Internal, ...] = (
@@ -185,6 +236,8 @@ INTERNALS: tuple[Internal, ...] = (
         ("self", "vector_store_id"),
     ),
     Internal("litellm.proxy._types", "ProxyException.to_dict", ("self",)),
+    # Id references (extensions/tenancy/references.py): the body models whose id fields it classifies.
+    *(Internal(module, name) for module, name in _REQUEST_MODELS),
 )
 
 # Headers LiteLLM reads an API key from, in the order `get_api_key` tries them.
@@ -596,7 +649,32 @@ def is_proxy_exception(error: BaseException) -> bool:
     return isinstance(error, importlib.import_module("litellm.proxy._types").ProxyException)
 
 
-def proxy_error_body(error: Exception) -> tuple[int, dict[str, Any]]:
+def proxy_exception_body(error: Exception) -> tuple[int, dict[str, Any]]:
     """Status and body LiteLLM's endpoints answer a ``ProxyException`` with ({"error": {...}})."""
     body: dict[str, Any] = error.to_dict()  # type: ignore[attr-defined]
     return int(getattr(error, "code", 500)), {"error": body}
+
+
+def request_models() -> dict[str, type[Any]]:
+    """LiteLLM's request models of the id-taking management routes, by class name."""
+    return {name: getattr(importlib.import_module(module), name) for module, name in _REQUEST_MODELS}
+
+
+def proxy_error_body(message: str, *, status: int, error_type: str, param: str | None) -> dict[str, Any]:
+    """The JSON body LiteLLM's exception handler sends for a ``ProxyException`` (``{"error": {...}}``)."""
+    error = proxy_exception(message, status=status, error_type=error_type, param=param, code=str(status))
+    return {"error": error.to_dict()}  # type: ignore[attr-defined]
+
+
+def route_dependants(app: Any, *, include_lazy: bool = False) -> list[tuple[RouteInfo, Any]]:
+    """Each HTTP route of ``app`` with its FastAPI dependant (path, query and body parameters)."""
+    from fastapi import routing
+
+    if include_lazy:
+        importlib.import_module("litellm.proxy._lazy_features").register_all_features(app)
+    found: list[tuple[RouteInfo, Any]] = []
+    for ctx in routing.iter_route_contexts(app.routes):
+        dependant = getattr(ctx.original_route, "dependant", None)
+        if dependant is not None and ctx.methods:
+            found.append((RouteInfo(str(ctx.path), frozenset(ctx.methods), str(ctx.name or ""), "http"), dependant))
+    return found

@@ -252,5 +252,5 @@ def test_vector_store_registry_lookup_and_proxy_error_body() -> None:
     assert adapter.vector_store_registered("vs_not_registered") is False
     error = adapter.proxy_exception("nope", status=404, error_type="invalid_request_error", param="model", code="x")
     assert adapter.is_proxy_exception(error)
-    status, body = adapter.proxy_error_body(error)
+    status, body = adapter.proxy_exception_body(error)
     assert status == 404 and body["error"]["message"] == "nope" and body["error"]["param"] == "model"

@@ -291,7 +291,7 @@ async def vet_llm_request(scope: Scope, receive: Receive, template: str, account
 
 
 async def send_refusal(send: Send, error: Exception, extra_headers: list[tuple[bytes, bytes]]) -> None:
-    status, payload = litellm_adapter.proxy_error_body(error)
+    status, payload = litellm_adapter.proxy_exception_body(error)
     raw = json.dumps(payload).encode()
     start: Message = {
         "type": "http.response.start",

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from extensions import litellm_adapter
@@ -30,7 +31,9 @@ from extensions.logs import request_id_var
 from extensions.models import provider_objects
 from extensions.tenancy.context import PrincipalKind, TenantContext, tenant_context
 from extensions.tenancy.guards import check_guards
+from extensions.tenancy.onboarding import ONBOARDING_ROUTES, OnboardingRefusal, check_onboarding
 from extensions.tenancy.raw_sql import raw_sql_reviewed
+from extensions.tenancy.references import check_references
 from extensions.tenancy.refusals import RequestRefusals, request_refusals
 
 DOWNSTREAM_SCOPE_KEY = "atrium.downstream"  # the app behind the middleware, for replacement handlers
@@ -58,6 +61,8 @@ class AnonymousResolver:
 class Classification(Protocol):
     @property
     def route(self) -> str: ...
+    @property
+    def template(self) -> str: ...
     @property
     def route_class(self) -> str: ...
     @property
@@ -136,6 +141,61 @@ async def _buffer_body(receive: Receive) -> tuple[bytes, Receive]:
         return await receive()
 
     return body, replay
+
+
+async def _form_fields(scope: Scope, body: bytes) -> dict[str, Any] | None:
+    """The text fields of a form body: LiteLLM's ``read_request_body`` turns forms into dicts too."""
+
+    async def once() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(scope, once).form()
+    except Exception:  # malformed form: LiteLLM answers the parse error itself
+        return None
+    fields: dict[str, Any] = {}
+    for name in form:
+        texts = [v for v in form.getlist(name) if isinstance(v, str)]
+        fields[name] = texts if len(texts) > 1 else (texts[0] if texts else None)
+    return fields
+
+
+async def _json_body(scope: Scope, headers: Headers, receive: Receive, *, llm: bool) -> tuple[Any, Receive]:
+    """The parsed body (JSON or form fields; None when absent, unparsable, or an LLM body without
+    tags) and a replay of it for the app."""
+    is_form = headers.get("content-type", "").startswith(("multipart/", "application/x-www-form-urlencoded"))
+    if is_form and llm:
+        return None, receive  # provider uploads (audio, files) are streamed on, not searched
+    body, receive = await _buffer_body(receive)
+    if is_form:
+        return await _form_fields(scope, body), receive
+    if llm and b"tags" not in body and b"\\u" not in body:
+        return None, receive  # LLM bodies are only searched for spend tags: skip the parse
+    try:
+        return (json.loads(body) if body.strip() else None), receive
+    except ValueError:
+        return None, receive  # not JSON: LiteLLM answers the parse error itself
+
+
+async def _litellm_error(send: Send, refusal: OnboardingRefusal, request_id: str) -> None:
+    """A refusal on LiteLLM's own public routes, in LiteLLM's error body (the UI parses it)."""
+    body = json.dumps(
+        litellm_adapter.proxy_error_body(
+            refusal.message, status=refusal.status, error_type="invalid_request_error", param=refusal.param
+        )
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": refusal.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (REQUEST_ID_HEADER.encode(), request_id.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class AccountMiddleware:
@@ -238,18 +298,32 @@ class AccountMiddleware:
                     return
             if classification is not None and classification.raw_sql_reviewed:
                 raw_sql_reviewed.set(True)
-            if classification is not None and classification.guards and not is_ws:
-                body, receive = await _buffer_body(receive)
-                try:
-                    parsed = json.loads(body) if body.strip() else None
-                except ValueError:
-                    parsed = None  # not JSON: LiteLLM answers the parse error itself
+            if classification is not None and not is_ws:
+                # Guarded fields and id references are checked before LiteLLM sees the request.
+                parsed, receive = await _json_body(scope, headers, receive, llm=route_class == "llm")
                 try:
                     with tenant_context(ctx):
-                        await check_guards(tuple(classification.guards), parsed, ctx)
+                        if classification.guards:
+                            await check_guards(tuple(classification.guards), parsed, ctx)
+                        await check_references(
+                            ctx,
+                            classification.template,
+                            path,
+                            scope.get("query_string", b""),
+                            parsed,
+                            llm=route_class == "llm",
+                            headers=headers,
+                        )
                 except AtriumError as exc:
                     await self._refuse(scope, send, exc, request_id)
                     return
+        if not is_ws and (method, _route_path(scope)) in ONBOARDING_ROUTES:
+            parsed, receive = await _json_body(scope, headers, receive, llm=False)
+            try:
+                await check_onboarding(method, _route_path(scope), scope.get("query_string", b""), parsed)
+            except OnboardingRefusal as refusal:
+                await _litellm_error(send, refusal, request_id)
+                return
 
         held: list[Message] = []  # a 5xx answer, held until its body says whether a refusal caused it
 

@@ -1,0 +1,71 @@
+"""LiteLLM's public onboarding routes honour an invitation only inside its own account.
+
+``GET /onboarding/get_token`` and ``POST /onboarding/claim_token`` run without a principal
+(public routes, the system context): LiteLLM looks the invitation up by id, then its user,
+and mints a UI session / sets that user's password. Nothing there compares accounts, so an
+invitation row that names another account's user (forged, or written before the reference
+check existed) would hand over that user. The middleware calls :func:`check_onboarding`
+first: the invitation's account must be its user's account and active, and the claimed
+``user_id`` must be the invitation's. Refusals use LiteLLM's own error body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+from extensions.runtime import runtime
+
+__all__ = ["ONBOARDING_ROUTES", "OnboardingRefusal", "check_onboarding"]
+
+ONBOARDING_ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/onboarding/get_token"): "invite_link",
+    ("POST", "/onboarding/claim_token"): "invitation_link",
+}
+
+
+class OnboardingRefusal(Exception):
+    """Why an onboarding request is refused; rendered in LiteLLM's error shape by the middleware."""
+
+    def __init__(self, message: str, status: int, param: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.param = param
+
+
+def _link(method: str, path: str, query_string: bytes, body: Any) -> tuple[str, Any]:
+    param = ONBOARDING_ROUTES[(method, path)]
+    if method == "GET":
+        return param, dict(parse_qsl(query_string.decode("latin-1"))).get(param)
+    return param, body.get(param) if isinstance(body, dict) else None
+
+
+async def check_onboarding(method: str, path: str, query_string: bytes, body: Any) -> None:
+    """Raise :class:`OnboardingRefusal` unless the invitation may be used; unknown links pass
+    (LiteLLM answers them itself)."""
+    if (method, path) not in ONBOARDING_ROUTES:
+        return
+    param, link = _link(method, path, query_string, body)
+    if not isinstance(link, str) or not link:
+        return  # LiteLLM rejects the malformed request itself
+    pool = runtime.pool
+    if pool is None:
+        raise OnboardingRefusal("Invitation link cannot be verified.", 503, param)
+    row = await pool.fetchrow(
+        "SELECT i.user_id, i.account_id AS invitation_account, u.account_id AS user_account, a.status "
+        'FROM "LiteLLM_InvitationLink" i '
+        'LEFT JOIN "LiteLLM_UserTable" u ON u.user_id = i.user_id '
+        'LEFT JOIN "Atrium_Account" a ON a.account_id = i.account_id '
+        "WHERE i.id = $1",
+        link,
+    )
+    if row is None:
+        return
+    if row["invitation_account"] != row["user_account"]:
+        raise OnboardingRefusal("Invitation link does not exist.", 404, param)
+    if row["invitation_account"] is not None and row["status"] != "active":
+        raise OnboardingRefusal("Invitation link does not exist.", 404, param)
+    claimed = body.get("user_id") if isinstance(body, dict) else None
+    if method == "POST" and claimed is not None and claimed != row["user_id"]:
+        raise OnboardingRefusal("Invitation link does not belong to this user.", 400, "user_id")
