@@ -39,7 +39,9 @@ __all__ = [
     "assert_compatible",
     "compatibility_problems",
     "custom_logger_class",
+    "declared_litellm_params",
     "decrypt_secret",
+    "dynamic_callback_params",
     "encrypt_secret",
     "hash_password",
     "hash_token",
@@ -53,6 +55,7 @@ __all__ = [
     "proxy_exception",
     "query_key_allowed",
     "query_key_wins",
+    "secret_reference_prefixes",
     "set_ui_session_cookie",
     "shipped_migrations_dir",
     "wrap_prisma_db",
@@ -158,6 +161,13 @@ INTERNALS: tuple[Internal, ...] = (
     Internal("litellm.proxy.proxy_server", "premium_user"),
     Internal("litellm.constants", "LITELLM_UI_SESSION_DURATION"),
     Internal("litellm.proxy.utils", "hash_password", ("password",)),
+    # Configuration references (extensions/tenancy/config_values.py): the fields a deployment's
+    # litellm_params declares, and every prefix LiteLLM's secret readers dereference.
+    Internal("litellm.types.router", "LiteLLM_Params"),
+    Internal("litellm.types.secret_managers.main", "KeyManagementSystem"),
+    Internal("litellm.proxy.auth.auth_utils", "_SECRET_REFERENCE_PREFIXES"),
+    Internal("litellm.llms.base_llm.auth.identity_source", "_POINTER_REF_PREFIXES"),
+    Internal("litellm.litellm_core_utils.initialize_dynamic_callback_params", "_supported_callback_params"),
 )
 
 # Headers LiteLLM reads an API key from, in the order `get_api_key` tries them.
@@ -285,6 +295,34 @@ def proxy_exception(message: str, *, status: int, error_type: str, param: str | 
     cls = importlib.import_module("litellm.proxy._types").ProxyException
     error: Exception = cls(message=message, type=error_type, param=param, code=status, openai_code=code)
     return error
+
+
+@functools.cache
+def declared_litellm_params() -> frozenset[str]:
+    """The fields LiteLLM's deployment model (``LiteLLM_Params``) declares; it also accepts extras."""
+    fields: Mapping[str, Any] = importlib.import_module("litellm.types.router").LiteLLM_Params.model_fields
+    return frozenset(fields)
+
+
+@functools.cache
+def secret_reference_prefixes() -> tuple[str, ...]:
+    """Every value prefix one of LiteLLM's secret readers dereferences (lower case).
+
+    ``os.environ/`` and ``oidc/`` (``get_secret``), the pointer prefixes of the workload identity
+    sources, and ``<secret manager>/`` for every key management system LiteLLM supports.
+    """
+    found: set[str] = set(importlib.import_module("litellm.proxy.auth.auth_utils")._SECRET_REFERENCE_PREFIXES)
+    found |= set(importlib.import_module("litellm.llms.base_llm.auth.identity_source")._POINTER_REF_PREFIXES)
+    kms = importlib.import_module("litellm.types.secret_managers.main").KeyManagementSystem
+    found |= {f"{member.value}/" for member in kms}
+    return tuple(sorted(prefix.lower() for prefix in found))
+
+
+@functools.cache
+def dynamic_callback_params() -> tuple[str, ...]:
+    """Request/metadata params LiteLLM turns into per-request logging callback settings."""
+    module = importlib.import_module("litellm.litellm_core_utils.initialize_dynamic_callback_params")
+    return tuple(module._supported_callback_params)
 
 
 def master_key() -> str | None:

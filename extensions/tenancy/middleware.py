@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from extensions import litellm_adapter
 from extensions.errors import AtriumError, RouteNotAllowed
 from extensions.logs import request_id_var
+from extensions.tenancy.config_values import check_management_body, checks_management_body
 from extensions.tenancy.context import PrincipalKind, TenantContext, tenant_context
 from extensions.tenancy.guards import check_guards
 from extensions.tenancy.raw_sql import raw_sql_reviewed
@@ -217,7 +218,8 @@ class AccountMiddleware:
                 return
             if classification is not None and classification.raw_sql_reviewed:
                 raw_sql_reviewed.set(True)
-            if classification is not None and classification.guards and not is_ws:
+            checks_body = classification is not None and checks_management_body(route_class, classification.route)
+            if classification is not None and (classification.guards or checks_body) and not is_ws:
                 body, receive = await _buffer_body(receive)
                 try:
                     parsed = json.loads(body) if body.strip() else None
@@ -226,6 +228,8 @@ class AccountMiddleware:
                 try:
                     with tenant_context(ctx):
                         await check_guards(tuple(classification.guards), parsed, ctx)
+                        if checks_body:  # no server-side references or callbacks in stored config
+                            check_management_body(parsed)
                 except AtriumError as exc:
                     await self._refuse(scope, send, exc, request_id)
                     return
