@@ -98,7 +98,7 @@ class _Recorder(BaseHTTPRequestHandler):
     hits: list[str] = []
     location = ""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         type(self).hits.append(self.path)
         if self.path.startswith("/redirect"):
             self.send_response(302)

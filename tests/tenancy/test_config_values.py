@@ -80,7 +80,7 @@ def test_unclassified_fields_are_refused() -> None:
     ],
 )
 def test_vertex_credentials_must_be_inline_service_account_json(value: object) -> None:
-    with pytest.raises(cv.ConfigValueRefused, match="litellm_params.vertex_credentials"):
+    with pytest.raises(cv.ConfigValueRefused, match=r"litellm_params\.vertex_credentials"):
         cv.check_litellm_params({"vertex_credentials": value})
     ok = {"type": "service_account", "project_id": "p", "private_key": "k", "client_email": "e@p.iam"}
     cv.check_litellm_params({"vertex_credentials": ok})
