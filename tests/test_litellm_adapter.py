@@ -207,3 +207,13 @@ def test_ui_session_pieces_have_the_shape_mint_ui_session_uses() -> None:
     params = inspect.signature(keys.generate_key_helper_fn).parameters
     assert {"request_type", "duration", "user_id", "team_id", "user_role", "metadata", "llm_router"} <= set(params)
     assert adapter.UI_SESSION_TEAM == "litellm-dashboard"
+
+
+def test_config_reference_internals() -> None:
+    """What extensions/tenancy/config_values.py builds its allow-list and reference forms from."""
+    prefixes = adapter.secret_reference_prefixes()
+    assert {"os.environ/", "oidc/", "hashicorp_vault/", "aws_secret_manager/", "azure_key_vault/"} <= set(prefixes)
+    assert all(p == p.lower() and p.endswith("/") for p in prefixes)
+    declared = adapter.declared_litellm_params()
+    assert {"model", "api_key", "api_base", "vertex_credentials", "aws_role_name", "litellm_credential_name"} <= declared
+    assert {"langfuse_secret_key", "langfuse_host", "slack_webhook_url"} <= set(adapter.dynamic_callback_params())
