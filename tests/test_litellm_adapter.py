@@ -215,5 +215,7 @@ def test_config_reference_internals() -> None:
     assert {"os.environ/", "oidc/", "hashicorp_vault/", "aws_secret_manager/", "azure_key_vault/"} <= set(prefixes)
     assert all(p == p.lower() and p.endswith("/") for p in prefixes)
     declared = adapter.declared_litellm_params()
-    assert {"model", "api_key", "api_base", "vertex_credentials", "aws_role_name", "litellm_credential_name"} <= declared
+    assert {"model", "api_key", "api_base", "vertex_credentials", "aws_role_name", "litellm_credential_name"} <= set(
+        declared
+    )
     assert {"langfuse_secret_key", "langfuse_host", "slack_webhook_url"} <= set(adapter.dynamic_callback_params())
