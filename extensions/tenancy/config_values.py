@@ -58,8 +58,8 @@ def _refuse(path: str, why: str, hint: str) -> ConfigValueRefused:
 # LiteLLM looks for ``os.environ/`` anywhere in callback values (initialize_dynamic_callback_params),
 # so it is refused anywhere in a string; the other prefixes are refused at the start.
 _ANYWHERE = ("os.environ/",)
-# Beyond what LiteLLM's tables list: spellings some loaders accept (``env/``, ``file:``).
-_EXTRA_PREFIXES = ("os.environ\\", "env/", "environ/", "file:", "secret/", "vault/", "gsm/", "akv/")
+# Beyond LiteLLM's tables: a Windows-style separator and ``file:`` URLs (read by some loaders).
+_EXTRA_PREFIXES = ("os.environ\\", "file:")
 
 
 def _normalised(value: str) -> str:
@@ -270,10 +270,14 @@ def check_credential_values(values: Any, path: str = "credential_values") -> Non
 _CALLBACK_KEYS = frozenset(
     {"logging", "callback_settings", "callbacks", "success_callback", "failure_callback", "callback_vars"}
 )
+# Only ever reduces what is logged: a privacy switch keys and teams may carry.
+_HARMLESS_CALLBACK_PARAMS = frozenset({"turn_off_message_logging"})
+# Never dereferenced by LiteLLM and free text by nature: a password may look like anything.
+_OPAQUE_KEYS = frozenset({"password", "new_password", "old_password", "current_password"})
 
 
 def _callback_settings(value: Any, path: str) -> Iterator[str]:
-    names = _CALLBACK_KEYS | set(litellm_adapter.dynamic_callback_params())
+    names = (_CALLBACK_KEYS | set(litellm_adapter.dynamic_callback_params())) - _HARMLESS_CALLBACK_PARAMS
     if isinstance(value, Mapping):
         for key, item in value.items():
             child = f"{path}.{key}" if path else str(key)
@@ -318,4 +322,12 @@ def check_management_body(body: Any) -> None:
             "logging callbacks are operator configuration",
             "remove it; ask the operator to configure logging for your account",
         )
-    check_references(body, "")
+    check_references(_without_opaque(body), "")
+
+
+def _without_opaque(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _without_opaque(v) for k, v in value.items() if str(k) not in _OPAQUE_KEYS}
+    if isinstance(value, list):
+        return [_without_opaque(v) for v in value]
+    return value

@@ -232,7 +232,11 @@ def test_management_writes_refuse_references_and_logging_callbacks(
 ) -> None:
     before = _management_counts(database_url)
     forms = itertools.cycle(FORMS)
-    callback_keys = itertools.cycle(["logging", "callback_settings", *litellm_adapter.dynamic_callback_params()])
+    callback_keys = itertools.cycle(
+        k
+        for k in ["logging", "callback_settings", *litellm_adapter.dynamic_callback_params()]
+        if k != "turn_off_message_logging"  # a privacy switch: only ever reduces logging
+    )
     with account_a.client(proxy.base_url, getattr(account_a, principal)) as client:
         for method, path in WRITE_ROUTES:
             url = _fill(path)

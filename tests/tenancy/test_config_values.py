@@ -97,12 +97,14 @@ def test_plain_values_pass() -> None:
 @pytest.mark.parametrize("form", FORMS)
 def test_management_bodies_refuse_references_anywhere(form: str) -> None:
     with pytest.raises(cv.ConfigValueRefused, match=r"metadata\.team\[0\]"):
-        cv.check_management_body({"key_alias": "k", "metadata": {"team": [form]}})
+        cv.check_management_body({"key_alias": "k", "password": "os.environ/pw", "metadata": {"team": [form]}})
+    cv.check_management_body({"password": form, "metadata": {"turn_off_message_logging": True}})
 
 
-@pytest.mark.parametrize(
-    "key", ["logging", "callback_settings", "success_callback", *litellm_adapter.dynamic_callback_params()]
-)
+CALLBACK_KEYS = ["logging", "callback_settings", "success_callback", *litellm_adapter.dynamic_callback_params()]
+
+
+@pytest.mark.parametrize("key", [k for k in CALLBACK_KEYS if k != "turn_off_message_logging"])
 def test_management_bodies_refuse_logging_callbacks(key: str) -> None:
     body = {"metadata": {key: [{"callback_name": "langfuse", "callback_vars": {"langfuse_host": "http://10.0.0.1"}}]}}
     with pytest.raises(cv.ConfigValueRefused, match=f"metadata.{key}"):
