@@ -364,7 +364,7 @@ def test_master_key_reference_is_refused_and_never_reaches_an_upstream(
     ):
         refused = _chat(proxy.base_url, account_a.admin_key, "refs-own", **extra)
         assert refused.status_code in (400, 401), refused.text
-        assert field in refused.text
+        assert field.rsplit(".", 1)[-1] in refused.text
     authorizations = {r.authorization for r in upstream.requests}
     assert authorizations == {"Bearer sk-refs-own"}
     assert not any(master_key in str(r.body) or master_key in str(r.authorization) for r in upstream.requests)
