@@ -17,7 +17,7 @@ import httpx
 
 from extensions.egress.policy import EgressPolicy, EgressRefused, Resolver, current_policy
 
-__all__ = ["guarded_transport", "guarded_transport_httpx2"]
+__all__ = ["EgressRefused", "guarded_transport", "guarded_transport_httpx2"]
 
 
 async def _pin(request: Any, policy: EgressPolicy, resolver: Resolver | None, field: str) -> None:
@@ -72,6 +72,3 @@ def guarded_transport_httpx2(
             await self._inner.aclose()
 
     return _Httpx2Guard(httpx2.AsyncHTTPTransport(**kwargs), policy, resolver, field)
-
-
-__all__ += ["EgressRefused"]
