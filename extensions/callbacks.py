@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from extensions.egress.deployments import check_deployment_address
 from extensions.litellm_adapter import custom_logger_class
 from extensions.models import guard
+from extensions.models.request_refs import check_request_references
 
 __all__ = ["AtriumCallback", "atrium_callback"]
 
@@ -23,6 +25,7 @@ class AtriumCallback(custom_logger_class()):  # type: ignore[misc]
     async def async_pre_call_hook(
         self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: Any
     ) -> dict[str, Any]:
+        check_request_references(data)  # no server-side references or callback settings in the body
         return guard.pin_request(data)
 
     async def async_filter_deployments(
@@ -37,6 +40,7 @@ class AtriumCallback(custom_logger_class()):  # type: ignore[misc]
 
     async def async_pre_call_deployment_hook(self, kwargs: dict[str, Any], call_type: Any) -> dict[str, Any] | None:
         guard.check_deployment(kwargs)
+        await check_deployment_address(kwargs)  # an account's endpoint must pass the egress policy now
         return None
 
     async def async_log_success_event(

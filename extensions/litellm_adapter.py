@@ -43,8 +43,10 @@ __all__ = [
     "assert_compatible",
     "compatibility_problems",
     "custom_logger_class",
+    "declared_litellm_params",
     "decode_object_id",
     "decrypt_secret",
+    "dynamic_callback_params",
     "encrypt_secret",
     "hash_password",
     "hash_token",
@@ -63,6 +65,7 @@ __all__ = [
     "query_key_wins",
     "request_models",
     "route_dependants",
+    "secret_reference_prefixes",
     "set_ui_session_cookie",
     "shipped_migrations_dir",
     "vector_store_registered",
@@ -238,6 +241,13 @@ INTERNALS: tuple[Internal, ...] = (
     Internal("litellm.proxy._types", "ProxyException.to_dict", ("self",)),
     # Id references (extensions/tenancy/references.py): the body models whose id fields it classifies.
     *(Internal(module, name) for module, name in _REQUEST_MODELS),
+    # Configuration references (extensions/tenancy/config_values.py): the fields a deployment's
+    # litellm_params declares, and every prefix LiteLLM's secret readers dereference.
+    Internal("litellm.types.router", "LiteLLM_Params"),
+    Internal("litellm.types.secret_managers.main", "KeyManagementSystem"),
+    Internal("litellm.proxy.auth.auth_utils", "_SECRET_REFERENCE_PREFIXES"),
+    Internal("litellm.llms.base_llm.auth.identity_source", "_POINTER_REF_PREFIXES"),
+    Internal("litellm.litellm_core_utils.initialize_dynamic_callback_params", "_supported_callback_params"),
 )
 
 # Headers LiteLLM reads an API key from, in the order `get_api_key` tries them.
@@ -365,6 +375,34 @@ def proxy_exception(message: str, *, status: int, error_type: str, param: str | 
     cls = importlib.import_module("litellm.proxy._types").ProxyException
     error: Exception = cls(message=message, type=error_type, param=param, code=status, openai_code=code)
     return error
+
+
+@functools.cache
+def declared_litellm_params() -> frozenset[str]:
+    """The fields LiteLLM's deployment model (``LiteLLM_Params``) declares; it also accepts extras."""
+    fields: Mapping[str, Any] = importlib.import_module("litellm.types.router").LiteLLM_Params.model_fields
+    return frozenset(fields)
+
+
+@functools.cache
+def secret_reference_prefixes() -> tuple[str, ...]:
+    """Every value prefix one of LiteLLM's secret readers dereferences (lower case).
+
+    ``os.environ/`` and ``oidc/`` (``get_secret``), the pointer prefixes of the workload identity
+    sources, and ``<secret manager>/`` for every key management system LiteLLM supports.
+    """
+    found: set[str] = set(importlib.import_module("litellm.proxy.auth.auth_utils")._SECRET_REFERENCE_PREFIXES)
+    found |= set(importlib.import_module("litellm.llms.base_llm.auth.identity_source")._POINTER_REF_PREFIXES)
+    kms = importlib.import_module("litellm.types.secret_managers.main").KeyManagementSystem
+    found |= {f"{member.value}/" for member in kms}
+    return tuple(sorted(prefix.lower() for prefix in found))
+
+
+@functools.cache
+def dynamic_callback_params() -> tuple[str, ...]:
+    """Request/metadata params LiteLLM turns into per-request logging callback settings."""
+    module = importlib.import_module("litellm.litellm_core_utils.initialize_dynamic_callback_params")
+    return tuple(module._supported_callback_params)
 
 
 def master_key() -> str | None:

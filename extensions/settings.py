@@ -40,6 +40,9 @@ ENV_VARS: dict[str, str] = {
     "ATRIUM_SMTP_FROM": "Sender address of invitation mail (default atrium@localhost).",
     "ATRIUM_SMTP_STARTTLS": "true | false: STARTTLS on connect (default true when ATRIUM_SMTP_USER is set).",
     "ATRIUM_INVITATION_TTL_HOURS": "Hours an invitation link stays valid (default 72).",
+    # Egress (extensions/egress): addresses an account's configuration may make the gateway call.
+    "ATRIUM_EGRESS_ALLOW": "Comma list of CIDRs and/or host[:port] accounts may point models and IdPs at, "
+    "beyond public addresses (default: none; loopback, private and link-local are refused).",
 }
 
 

@@ -24,6 +24,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 MASTER_KEY = "sk-test-master-0123456789"
 # Proxy logs outlive the temporary directories, for debugging and as CI artefacts.
 os.environ.setdefault("ATRIUM_TEST_LOG_DIR", str(REPO_ROOT / "test-artifacts" / "logs"))
+# The fake upstreams and IdPs listen on 127.0.0.1: exactly that host, nothing else private
+# (not `localhost`, not [::1], no range). Every proxy a test starts inherits it.
+EGRESS_ALLOW = "127.0.0.1"
+os.environ["ATRIUM_EGRESS_ALLOW"] = EGRESS_ALLOW
 
 
 def all_migrations() -> list:  # type: ignore[type-arg]

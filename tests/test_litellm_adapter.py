@@ -254,3 +254,15 @@ def test_vector_store_registry_lookup_and_proxy_error_body() -> None:
     assert adapter.is_proxy_exception(error)
     status, body = adapter.proxy_exception_body(error)
     assert status == 404 and body["error"]["message"] == "nope" and body["error"]["param"] == "model"
+
+
+def test_config_reference_internals() -> None:
+    """What extensions/tenancy/config_values.py builds its allow-list and reference forms from."""
+    prefixes = adapter.secret_reference_prefixes()
+    assert {"os.environ/", "oidc/", "hashicorp_vault/", "aws_secret_manager/", "azure_key_vault/"} <= set(prefixes)
+    assert all(p == p.lower() and p.endswith("/") for p in prefixes)
+    declared = adapter.declared_litellm_params()
+    assert {"model", "api_key", "api_base", "vertex_credentials", "aws_role_name", "litellm_credential_name"} <= set(
+        declared
+    )
+    assert {"langfuse_secret_key", "langfuse_host", "slack_webhook_url"} <= set(adapter.dynamic_callback_params())

@@ -25,6 +25,8 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 from extensions.auth.errors import IdpUnreachable, LoginRejected
 from extensions.auth.id_token import validate_id_token
 from extensions.auth.oidc_config import OidcConfig
+from extensions.egress import EgressRefused
+from extensions.egress.transport import guarded_transport, guarded_transport_httpx2
 
 __all__ = ["LOGIN_STATE_TTL", "LoginState", "OidcFlow", "idp_timeout"]
 
@@ -85,10 +87,16 @@ class OidcFlow:
         if cached is not None and cached[0] > time.monotonic() and not fresh:
             return cached[1]
         try:
-            async with httpx.AsyncClient(timeout=idp_timeout()) as client:
+            # Every hop (redirects included) goes through the egress policy: an account's IdP
+            # URLs must not reach the metadata service or the gateway's own network.
+            async with httpx.AsyncClient(
+                timeout=idp_timeout(), transport=guarded_transport(what), follow_redirects=True, max_redirects=5
+            ) as client:
                 response = await client.get(url, headers={"Accept": "application/json"})
             response.raise_for_status()
             body = response.json()
+        except EgressRefused as exc:
+            raise _unreachable(what, url, exc) from exc
         except (httpx.HTTPError, ValueError) as exc:
             raise _unreachable(what, url, exc) from exc
         if not isinstance(body, dict):
@@ -116,6 +124,7 @@ class OidcFlow:
             redirect_uri=redirect_uri,
             code_challenge_method="S256",
             timeout=idp_timeout(),
+            transport=guarded_transport_httpx2("token_endpoint"),
         )
 
     async def start(self, config: OidcConfig, redirect_uri: str, login_hint: str | None) -> str:
@@ -164,6 +173,8 @@ class OidcFlow:
                 f"the identity provider refused the authorization code ({exc.error})",
                 hint="codes are single-use and short-lived: start the sign-in again",
             ) from exc
+        except EgressRefused as exc:
+            raise _unreachable("token exchange", token_url, exc) from exc
         except _HTTP_ERRORS as exc:
             raise _unreachable("token exchange", token_url, exc) from exc
         id_token = token.get("id_token")

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from extensions.egress import current_policy
 from extensions.errors import NotFound, RequestError
 from extensions.models import store
 from extensions.models.naming import ACCOUNT_KEY, RESERVED_KEYS, internal_name
@@ -21,6 +22,7 @@ from extensions.models.presentation import present_credential, unprefixed
 from extensions.routes.delegate import LiteLLMAnswer, call_litellm
 from extensions.routes.deps import AccountAdmin, json_object
 from extensions.routes.models import model_not_found
+from extensions.tenancy.config_values import check_credential_values, check_references
 from extensions.tenancy.context import TenantContext
 
 __all__ = ["get_credentials_router"]
@@ -46,6 +48,16 @@ def _info(ctx: TenantContext, body: dict[str, Any]) -> dict[str, Any]:
         if field in info:
             raise RequestError(f"credential_info.{field} is set by the gateway", hint="remove it")
     return {**info, ACCOUNT_KEY: ctx.account_id}
+
+
+async def _check_config(body: dict[str, Any]) -> None:
+    """Credential values are merged into the litellm_params of the models naming them: the same
+    allow-list, reference and egress checks apply (extensions/tenancy/config_values.py)."""
+    values = body.get("credential_values")
+    check_credential_values(values)
+    check_references(body, "")
+    if isinstance(values, dict) and values.get("api_base") not in (None, ""):
+        await current_policy().check(values["api_base"], "credential_values.api_base", unresolvable_ok=True)
 
 
 async def _own(ctx: TenantContext, name: str) -> str:
@@ -78,6 +90,7 @@ def get_credentials_router() -> APIRouter:
     async def create_credential(request: Request, ctx: AccountAdmin) -> Response:
         body = await json_object(request)
         name = _name(body.get("credential_name"))
+        await _check_config(body)
         model_id = body.get("model_id")
         if model_id is not None and await store.model_owner(str(model_id)) != ctx.account_id:
             raise model_not_found(str(model_id))
@@ -106,6 +119,7 @@ def get_credentials_router() -> APIRouter:
     async def update_credential(credential_name: str, request: Request, ctx: AccountAdmin) -> Response:
         internal = await _own(ctx, credential_name)
         body = await json_object(request)
+        await _check_config(body)
         if body.get("credential_name") not in (None, credential_name, internal):
             raise RequestError("credential_name is immutable", hint="set display_name to relabel the credential")
         rewritten = {**body, "credential_name": internal}

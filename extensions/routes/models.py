@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from extensions.egress import current_policy
 from extensions.errors import NotFound, RequestError
 from extensions.models import store
 from extensions.models.naming import (
@@ -27,6 +28,7 @@ from extensions.models.naming import (
 from extensions.models.presentation import present_deployment, unprefixed
 from extensions.routes.delegate import LiteLLMAnswer, call_litellm
 from extensions.routes.deps import AccountAdmin, json_object
+from extensions.tenancy.config_values import check_litellm_params, check_references
 from extensions.tenancy.context import TenantContext
 
 __all__ = ["get_models_router", "model_not_found"]
@@ -34,6 +36,39 @@ __all__ = ["get_models_router", "model_not_found"]
 # model_info fields that reach beyond the account: team models are LiteLLM's licensed
 # feature, access groups are proxy-wide names (their sync rewrites other accounts' rows).
 _REFUSED_INFO = ("team_id", "access_groups", "team_public_model_name")
+
+
+# Any of these makes LiteLLM use the account's credential rather than the gateway's environment.
+_OWN_CREDENTIAL_FIELDS = (
+    "api_key",
+    "litellm_credential_name",
+    "aws_access_key_id",
+    "vertex_credentials",
+    "azure_ad_token",
+    "client_secret",
+    "azure_password",
+)
+
+
+# Providers that fall back to the gateway host's cloud identity (ADC, instance roles) unless
+# given these exact fields; an api_key alone does not stop the fallback there.
+_PROVIDER_CREDENTIALS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "vertex_ai": (("vertex_credentials",),),
+    "vertex_ai_beta": (("vertex_credentials",),),
+    "bedrock": (("aws_access_key_id", "aws_secret_access_key"), ("api_key",)),
+    "sagemaker": (("aws_access_key_id", "aws_secret_access_key"),),
+    "sagemaker_chat": (("aws_access_key_id", "aws_secret_access_key"),),
+}
+
+
+def _has_own_credential(params: Mapping[str, Any]) -> bool:
+    if params.get("litellm_credential_name"):
+        return True  # the credential's values were checked when it was written
+    provider = str(params.get("custom_llm_provider") or str(params.get("model", "")).split("/", 1)[0]).lower()
+    options = _PROVIDER_CREDENTIALS.get(provider)
+    if options is not None:
+        return any(all(params.get(field) not in (None, "") for field in option) for option in options)
+    return any(params.get(field) not in (None, "") for field in _OWN_CREDENTIAL_FIELDS)
 
 
 def model_not_found(model_id: str) -> NotFound:
@@ -64,6 +99,7 @@ def _model_info(account_id: str, body: Mapping[str, Any], public: str | None) ->
         raise RequestError(
             f"model_info.{FALLBACKS_KEY} must be a list of your model names", hint='e.g. ["gpt-4o-mini"]'
         )
+    check_references(info, "model_info")
     pinned = {k: v for k, v in info.items() if k not in _REFUSED_INFO}
     pinned[ACCOUNT_KEY] = account_id
     if public is not None:
@@ -79,6 +115,17 @@ async def _litellm_params(account_id: str, body: Mapping[str, Any], *, required:
         raise RequestError(
             "litellm_params must be an object with the provider model",
             hint='e.g. {"model": "openai/gpt-4o", "litellm_credential_name": "my-openai"}',
+        )
+    # No server-side references, only classified fields, and an endpoint the egress policy allows.
+    check_litellm_params(params)
+    if params.get("api_base") not in (None, ""):
+        await current_policy().check(params["api_base"], "litellm_params.api_base", unresolvable_ok=True)
+    if required and not _has_own_credential(params):
+        # Without one, LiteLLM falls back to the gateway's own provider credentials
+        # (OPENAI_API_KEY, AWS/Google/Azure ambient identities) and sends them to this endpoint.
+        raise RequestError(
+            "litellm_params.api_key: an account model needs a credential of its own",
+            hint="set api_key (any value for providers that need none) or litellm_credential_name",
         )
     pinned = dict(params)
     credential = params.get("litellm_credential_name")
@@ -115,6 +162,7 @@ def get_models_router() -> APIRouter:
     async def model_new(request: Request, ctx: AccountAdmin) -> Response:
         account = str(ctx.account_id)
         body = await json_object(request)
+        check_references(body, "")
         public = _public_name(body, required=True)
         assert public is not None
         if is_internal_of(account, public):
@@ -132,6 +180,7 @@ def get_models_router() -> APIRouter:
         account = str(ctx.account_id)
         body = await json_object(request)
         await _owned(account, model_id)
+        check_references(body, "")
         public = _public_name(body, required=False)
         rewritten: dict[str, Any] = {**body, "model_info": {**_model_info(account, body, public), "id": model_id}}
         if public is not None:

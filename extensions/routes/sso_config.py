@@ -10,7 +10,9 @@ from pydantic import BaseModel, Field
 from extensions.auth.access import require_account_admin
 from extensions.auth.errors import SsoNotConfigured
 from extensions.auth.service import identity_services
+from extensions.egress import current_policy
 from extensions.routes.deps import require_database
+from extensions.tenancy.config_values import check_references
 from extensions.tenancy.context import TenantContext
 
 __all__ = ["get_sso_config_router"]
@@ -45,6 +47,12 @@ def get_sso_config_router() -> APIRouter:
     @router.post("/config", summary="Create or replace the account's OIDC provider")
     async def sso_config_set(body: SsoConfigIn, ctx: AccountAdmin) -> dict[str, Any]:
         assert ctx.account_id is not None
+        # The gateway calls these URLs itself (discovery, then the JWKS and token endpoints the
+        # discovery document names, each checked again when called: extensions/auth/oidc_flow.py).
+        check_references(body.model_dump(), "")
+        await current_policy().check(body.issuer, "issuer", unresolvable_ok=True)
+        if body.discovery_url:
+            await current_policy().check(body.discovery_url, "discovery_url", unresolvable_ok=True)
         config = await identity_services().configs.put(
             ctx.account_id,
             issuer=body.issuer,

@@ -29,6 +29,7 @@ from extensions import litellm_adapter
 from extensions.errors import AtriumError, RouteNotAllowed
 from extensions.logs import request_id_var
 from extensions.models import provider_objects
+from extensions.tenancy.config_values import check_management_body, checks_management_body
 from extensions.tenancy.context import PrincipalKind, TenantContext, tenant_context
 from extensions.tenancy.guards import check_guards
 from extensions.tenancy.onboarding import ONBOARDING_ROUTES, OnboardingRefusal, check_onboarding
@@ -305,6 +306,8 @@ class AccountMiddleware:
                     with tenant_context(ctx):
                         if classification.guards:
                             await check_guards(tuple(classification.guards), parsed, ctx)
+                        if checks_management_body(route_class, classification.route):
+                            check_management_body(parsed)  # no server-side references or callbacks stored
                         await check_references(
                             ctx,
                             classification.template,
