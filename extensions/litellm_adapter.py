@@ -41,6 +41,8 @@ __all__ = [
     "custom_logger_class",
     "decrypt_secret",
     "encrypt_secret",
+    "end_user_header_names",
+    "end_user_id_of",
     "hash_password",
     "hash_token",
     "iter_routes",
@@ -158,6 +160,11 @@ INTERNALS: tuple[Internal, ...] = (
     Internal("litellm.proxy.proxy_server", "premium_user"),
     Internal("litellm.constants", "LITELLM_UI_SESSION_DURATION"),
     Internal("litellm.proxy.utils", "hash_password", ("password",)),
+    # End users (customers): Atrium maps a tenant's end-user id to `<account>/<id>` wherever
+    # LiteLLM reads one, so it asks LiteLLM itself which id and headers a request names.
+    Internal("litellm.proxy.auth.auth_utils", "get_end_user_id_from_request_body", ("request_body", "request_headers")),
+    Internal("litellm.proxy.auth.auth_utils", "get_customer_user_header_from_mapping", ("user_id_mapping",)),
+    Internal("litellm.constants", "STANDARD_CUSTOMER_ID_HEADERS"),
 )
 
 # Headers LiteLLM reads an API key from, in the order `get_api_key` tries them.
@@ -460,3 +467,27 @@ def hash_password(password: str) -> str:
     """LiteLLM's password hash (scrypt), so its own ``/login`` verifies passwords Atrium sets."""
     hashed: str = importlib.import_module("litellm.proxy.utils").hash_password(password)
     return hashed
+
+
+# -- End users (customers) --------------------------------------------------------------------
+
+
+def end_user_id_of(body: Mapping[str, object], headers: Mapping[str, str]) -> str | None:
+    """The end-user id LiteLLM's auth would read from this request (headers first, then body fields)."""
+    reader = importlib.import_module("litellm.proxy.auth.auth_utils").get_end_user_id_from_request_body
+    found: str | None = reader(body, headers)
+    return found
+
+
+def end_user_header_names() -> frozenset[str]:
+    """Lower-case names of every header LiteLLM takes an end-user id from: the standard customer
+    headers plus those the operator configured (``user_header_mappings``, ``user_header_name``)."""
+    auth_utils = importlib.import_module("litellm.proxy.auth.auth_utils")
+    names = {str(h).lower() for h in importlib.import_module("litellm.constants").STANDARD_CUSTOMER_ID_HEADERS}
+    settings = _proxy_server().general_settings or {}
+    mapped = auth_utils.get_customer_user_header_from_mapping(settings.get("user_header_mappings"))
+    names.update(str(h).lower() for h in mapped or ())
+    legacy = settings.get("user_header_name")
+    if isinstance(legacy, str) and legacy.strip():
+        names.add(legacy.strip().lower())
+    return frozenset(names)

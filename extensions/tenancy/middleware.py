@@ -27,6 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from extensions import litellm_adapter
 from extensions.errors import AtriumError, RouteNotAllowed
 from extensions.logs import request_id_var
+from extensions.tenancy import end_users
+from extensions.tenancy.conflicts import CLAIMS, check_conflicts
 from extensions.tenancy.context import PrincipalKind, TenantContext, tenant_context
 from extensions.tenancy.guards import check_guards
 from extensions.tenancy.raw_sql import raw_sql_reviewed
@@ -217,7 +219,11 @@ class AccountMiddleware:
                 return
             if classification is not None and classification.raw_sql_reviewed:
                 raw_sql_reviewed.set(True)
-            if classification is not None and classification.guards and not is_ws:
+            route = classification.route if classification is not None else None
+            guards = tuple(classification.guards) if classification is not None else ()
+            namespaced = end_users.needs_body(route_class, route, ctx)
+            if (guards or namespaced or route in CLAIMS) and not is_ws:
+                drained = receive
                 body, receive = await _buffer_body(receive)
                 try:
                     parsed = json.loads(body) if body.strip() else None
@@ -225,7 +231,13 @@ class AccountMiddleware:
                     parsed = None  # not JSON: LiteLLM answers the parse error itself
                 try:
                     with tenant_context(ctx):
-                        await check_guards(tuple(classification.guards), parsed, ctx)
+                        await check_guards(guards, parsed, ctx)
+                        # Global namespaces (ids, emails, end users) before LiteLLM sees the request.
+                        await check_conflicts(route, parsed, path, ctx)
+                        if namespaced:
+                            receive, send = end_users.namespace_request(
+                                scope, body, drained, send, route_class=route_class, route=route, ctx=ctx
+                            )
                 except AtriumError as exc:
                     await self._refuse(scope, send, exc, request_id)
                     return
