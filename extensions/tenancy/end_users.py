@@ -41,9 +41,11 @@ __all__ = [
     "MANAGEMENT",
     "EndUserFieldRefused",
     "internal_id",
+    "is_shared_registry_read",
     "namespace_request",
     "needs_body",
     "public_id",
+    "restore_public_end_user",
     "rewrite_llm_body",
 ]
 
@@ -88,6 +90,37 @@ _FORM_FIELDS = re.compile(rb'name\s*=\s*"?(user|metadata|litellm_metadata|safety
 _MAYBE_NAMED = re.compile(rb'(?:user|user_id|safety_identifier)\\*"\s*:')
 
 
+# An internal id: `<account uuid>/`. A principal of no account may not name one (it would reach
+# that account's customer: the spend writer and the stamping trigger go by the prefix).
+_INTERNAL = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/")
+_END_USER_TABLE = "LiteLLM_EndUserTable"
+
+
+def is_shared_registry_read(table: str, action: str, kw: dict[str, Any]) -> bool:
+    """LiteLLM's process-wide cache of restricted end users (auth_checks
+    ``_load_end_user_restricted_registry``: blocked or budgeted ids, read with
+    ``find_many(where={"OR": [{"blocked": True}, ...]}, take=...)``) must list every account's:
+    loaded under one tenant's filter, it would let other accounts' blocked customers through.
+    The ids carry their account, so the set is only ever matched against the caller's own ids."""
+    where = kw.get("where")
+    return (
+        table == _END_USER_TABLE
+        and action == "find_many"
+        and set(kw) <= {"where", "take"}
+        and isinstance(where, dict)
+        and set(where) == {"OR"}
+        and isinstance(where["OR"], list | tuple)
+        and list(where["OR"][:1]) == [{"blocked": True}]
+    )
+
+
+def _no_internal_ids(values: list[Any]) -> None:
+    if any(isinstance(v, str) and _INTERNAL.match(v) for v in values):
+        raise EndUserFieldRefused(
+            "this end-user id is reserved", hint="end-user ids may not start with an account id and '/'"
+        )
+
+
 def internal_id(account_id: str, public: str) -> str:
     return f"{account_id}/{public}"
 
@@ -127,6 +160,16 @@ def rewrite_llm_body(body: dict[str, Any], account_id: str) -> dict[str, Any]:
             parsed = {**parsed, field: _mapped(account_id, parsed[field])}
             out[container] = json.dumps(parsed) if as_text else parsed
     return out
+
+
+def restore_public_end_user(data: dict[str, Any], account_id: str) -> None:
+    """The provider gets the tenant's own id in ``user`` / ``safety_identifier`` (called from the
+    pre-call hook, after LiteLLM's auth has read the internal id; spend tracking reads it from the
+    request metadata, not from these fields)."""
+    for field in _TOP_LEVEL:
+        value = data.get(field)
+        if isinstance(value, str):
+            data[field] = public_id(account_id, value)
 
 
 def _rewrite_headers(scope: Scope, account_id: str, names: frozenset[str]) -> list[tuple[bytes, bytes]]:
@@ -245,7 +288,7 @@ def _mapping_send(send: Send, account_id: str) -> Send:
 
 
 def needs_body(route_class: str | None, route: str | None, ctx: TenantContext) -> bool:
-    return ctx.account_id is not None and (route_class == "llm" or route in MANAGEMENT)
+    return route_class == "llm" or route in MANAGEMENT
 
 
 def namespace_request(
@@ -263,6 +306,7 @@ def namespace_request(
     and the ``send`` that maps the response back."""
     account_id = ctx.account_id
     if account_id is None:
+        _check_unmapped(scope, body, route_class, route)
         return _replay(body, receive), send
     if route is not None and route in MANAGEMENT:
         body = _management_request(scope, body, MANAGEMENT[route], account_id)
@@ -270,6 +314,25 @@ def namespace_request(
     elif route_class == "llm":
         body = _llm_request(scope, body, account_id)
     return _replay(body, receive), send
+
+
+def _check_unmapped(scope: Scope, body: bytes, route_class: str | None, route: str | None) -> None:
+    """A principal of no account keeps plain ids, but never another account's internal ones."""
+    try:
+        parsed = json.loads(body) if body.strip() else {}
+    except ValueError:
+        parsed = {}
+    payload = parsed if isinstance(parsed, dict) else {}
+    if route is not None and route in MANAGEMENT:
+        fields = MANAGEMENT[route]
+        raw = scope.get("query_string", b"").decode("latin-1")
+        values: list[Any] = [v for k, q in parse_qsl(raw) if k in fields.query for v in q.split(",")]
+        for field in fields.body:
+            found = payload.get(field)
+            values.extend(found if isinstance(found, list) else [found])
+        _no_internal_ids(values)
+    elif route_class == "llm":
+        _no_internal_ids([litellm_adapter.end_user_id_of(payload, Headers(scope=scope))])
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
