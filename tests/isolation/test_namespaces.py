@@ -128,12 +128,41 @@ def test_location_is_one_litellm_reads(where: str, headers: dict[str, str], body
     assert litellm_adapter.end_user_id_of(filled_body, filled_headers) == "probe", where
 
 
+SPEND_SQL = 'SELECT user_id, spend, account_id FROM "LiteLLM_EndUserTable" WHERE user_id = $1'
+
+
+def _chat(client: httpx.Client, where: str, **extra: Any) -> httpx.Response:
+    body = {"model": "gpt-fake", "messages": [{"role": "user", "content": f"ns {where}"}]}
+    headers = extra.pop("headers", {})
+    return client.post("/v1/chat/completions", json={**body, **extra}, headers=headers)
+
+
+def _settled_spend(dsn: str, user_id: str) -> float:
+    """The row's spend once the spend writer has flushed it and it stopped moving."""
+    deadline, previous = time.monotonic() + 90, None
+    while time.monotonic() < deadline:
+        rows = _run(_fetch(dsn, SPEND_SQL, user_id))
+        spend = rows[0]["spend"] if rows else None
+        if spend and spend == previous:
+            return float(spend)
+        previous = spend
+        time.sleep(2)
+    raise AssertionError(f"spend of {user_id} never settled (last {previous})")
+
+
 @pytest.fixture(scope="module")
-def blocked_b_customer(admin_b: httpx.Client) -> str:
-    """A customer of B, blocked: a request billed or checked against it would be refused."""
+def over_budget_b_customer(
+    proxy: ProxyProcess, database_url: str, admin_b: httpx.Client, account_b: AccountWorld
+) -> str:
+    """A customer of B over its budget: a request checked against it is refused with its numbers."""
     customer = _fresh("victim")
-    assert admin_b.post("/customer/new", json={"user_id": customer, "max_budget": 5}).status_code == 200
-    assert admin_b.post("/customer/block", json={"user_ids": [customer]}).status_code == 200
+    assert admin_b.post("/customer/new", json={"user_id": customer, "max_budget": 1e-9}).status_code == 200
+    with account_b.client(proxy.base_url, account_b.member_key) as member:
+        deadline = time.monotonic() + 90
+        while _chat(member, "b spends", user=customer).status_code == 200:
+            assert time.monotonic() < deadline, "B's customer never went over budget"
+            time.sleep(1)
+    _settled_spend(database_url, f"{account_b.account_id}/{customer}")
     return customer
 
 
@@ -146,51 +175,55 @@ def test_llm_request_naming_other_accounts_customer_stays_in_own_account(
     database_url: str,
     account_a: AccountWorld,
     account_b: AccountWorld,
-    blocked_b_customer: str,
+    over_budget_b_customer: str,
 ) -> None:
-    spend_sql = 'SELECT user_id, spend, blocked, account_id FROM "LiteLLM_EndUserTable" WHERE user_id = $1'
-    theirs = f"{account_b.account_id}/{blocked_b_customer}"
-    before = _run(_fetch(database_url, spend_sql, theirs))
-    payload = {
-        "model": "gpt-fake",
-        "messages": [{"role": "user", "content": f"ns {where}"}],
-        **_fill(body, blocked_b_customer),
-    }
+    theirs = f"{account_b.account_id}/{over_budget_b_customer}"
+    before = _run(_fetch(database_url, SPEND_SQL, theirs))
     with account_a.client(proxy.base_url, account_a.member_key) as member:
-        response = member.post("/v1/chat/completions", json=payload, headers=_fill(headers, blocked_b_customer))
-    # B's customer is blocked: reaching it would refuse the request. A's namesake is A's own.
+        response = _chat(
+            member, where, headers=_fill(headers, over_budget_b_customer), **_fill(body, over_budget_b_customer)
+        )
+    # B's customer is over budget: reaching it would refuse the request with B's numbers.
     assert response.status_code == 200, f"{where}: {response.status_code} {response.text}"
     assert account_b.account_id not in response.text and "bravo" not in response.text
-    mine = f"{account_a.account_id}/{blocked_b_customer}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        rows = _run(_fetch(database_url, spend_sql, mine))
-        if rows and rows[0]["spend"] > 0:
-            break
-        time.sleep(0.5)
-    assert rows and rows[0]["spend"] > 0 and rows[0]["account_id"] == account_a.account_id, rows
-    assert _run(_fetch(database_url, spend_sql, theirs)) == before  # B's customer: same spend, still blocked
+    mine = f"{account_a.account_id}/{over_budget_b_customer}"
+    _settled_spend(database_url, mine)
+    rows = _run(_fetch(database_url, SPEND_SQL, mine))
+    assert rows[0]["account_id"] == account_a.account_id, rows
+    assert _run(_fetch(database_url, SPEND_SQL, theirs)) == before  # B's customer: not a cent of A's
 
 
-def test_own_account_customer_is_enforced(
-    proxy: ProxyProcess, account_b: AccountWorld, blocked_b_customer: str
+def test_customer_budget_is_enforced_within_its_account(
+    proxy: ProxyProcess, account_b: AccountWorld, over_budget_b_customer: str
 ) -> None:
-    """The mapping is not a bypass: B's own request for its blocked customer is refused."""
+    """The mapping is not a bypass: B's own request for its over-budget customer is refused, and
+    the error names the customer by its public id."""
     with account_b.client(proxy.base_url, account_b.member_key) as member:
-        response = member.post(
-            "/v1/chat/completions",
-            json={"model": "gpt-fake", "messages": [{"role": "user", "content": "x"}], "user": blocked_b_customer},
-        )
-    assert response.status_code in (400, 401, 403), response.text
-    assert account_b.account_id not in response.text  # the error names the public id only
+        response = _chat(member, "b again", user=over_budget_b_customer)
+    assert response.status_code in (400, 429), response.text
+    assert over_budget_b_customer in response.text and account_b.account_id not in response.text
+
+
+def test_spend_logs_show_the_public_end_user(
+    proxy: ProxyProcess, admin_a: httpx.Client, account_a: AccountWorld, over_budget_b_customer: str
+) -> None:
+    rows: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 60
+    while not rows and time.monotonic() < deadline:
+        page = admin_a.get("/spend/logs/ui", params={"end_user": over_budget_b_customer, "page_size": 100})
+        assert page.status_code == 200, page.text
+        rows = page.json()["data"]
+        time.sleep(1)
+    assert rows and {r["end_user"] for r in rows} == {over_budget_b_customer}, rows
+    assert account_a.account_id not in str([r["end_user"] for r in rows])
 
 
 def test_global_key_cannot_name_an_accounts_internal_end_user(
-    proxy: ProxyProcess, master_key: str, account_b: AccountWorld, blocked_b_customer: str
+    proxy: ProxyProcess, master_key: str, account_b: AccountWorld, over_budget_b_customer: str
 ) -> None:
     with httpx.Client(base_url=proxy.base_url, headers={"Authorization": f"Bearer {master_key}"}, timeout=30) as root:
         global_key = root.post("/key/generate", json={"models": ["gpt-fake"]}).json()["key"]
-    internal = f"{account_b.account_id}/{blocked_b_customer}"
+    internal = f"{account_b.account_id}/{over_budget_b_customer}"
     with httpx.Client(base_url=proxy.base_url, headers={"Authorization": f"Bearer {global_key}"}, timeout=30) as key:
         chat = key.post(
             "/v1/chat/completions",
@@ -326,7 +359,7 @@ def test_every_client_chosen_unique_id_answers_one_generic_409(
         b_rows = _run(
             _fetch(
                 database_url,
-                f'SELECT "{column}" AS v FROM "{table}" WHERE account_id = $1 LIMIT 1',
+                f'SELECT "{column}" AS v FROM "{table}" WHERE account_id = $1 AND "{column}" IS NOT NULL LIMIT 1',
                 account_b.account_id,
             )
         )
