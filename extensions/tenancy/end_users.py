@@ -308,11 +308,15 @@ def namespace_request(
     if account_id is None:
         _check_unmapped(scope, body, route_class, route)
         return _replay(body, receive), send
+    original = body
     if route is not None and route in MANAGEMENT:
         body = _management_request(scope, body, MANAGEMENT[route], account_id)
         send = _mapping_send(send, account_id)
     elif route_class == "llm":
         body = _llm_request(scope, body, account_id)
+    if body is not original:  # pass-through routes forward the request's headers upstream
+        length = str(len(body)).encode()
+        scope["headers"] = [(k, length if k.lower() == b"content-length" else v) for k, v in scope["headers"]]
     return _replay(body, receive), send
 
 
