@@ -212,14 +212,11 @@ def _llm_request(scope: Scope, body: bytes, account_id: str) -> bytes:
         except ValueError:
             parsed = None  # LiteLLM answers the parse error itself
     payload = parsed if isinstance(parsed, dict) else {}
-    before = litellm_adapter.end_user_id_of(payload, headers) if payload else None
     rewritten = rewrite_llm_body(payload, account_id) if payload else payload
     after = litellm_adapter.end_user_id_of(rewritten, headers)
     if after is not None and not after.startswith(f"{account_id}/"):
         raise _refused()  # LiteLLM reads an id from somewhere this module does not map
-    if before is None and after is None:
-        return body
-    return json.dumps(rewritten).encode()
+    return json.dumps(rewritten).encode() if rewritten != payload else body
 
 
 def _map_values(value: str, account_id: str) -> str:

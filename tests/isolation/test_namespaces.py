@@ -200,7 +200,7 @@ def test_customer_budget_is_enforced_within_its_account(
     the error names the customer by its public id."""
     with account_b.client(proxy.base_url, account_b.member_key) as member:
         response = _chat(member, "b again", user=over_budget_b_customer)
-    assert response.status_code in (400, 429), response.text
+    assert response.status_code in (400, 422, 429), response.text
     assert over_budget_b_customer in response.text and account_b.account_id not in response.text
 
 
@@ -335,6 +335,7 @@ def _holder(dsn: str, columns: list[tuple[str, str]], value: str) -> list[tuple[
 def test_every_client_chosen_unique_id_answers_one_generic_409(
     database_url: str,
     admin_a: httpx.Client,
+    admin_b: httpx.Client,
     account_a: AccountWorld,
     account_b: AccountWorld,
     create_candidates: list[tuple[str, str, tuple[str, ...]]],
@@ -366,8 +367,18 @@ def test_every_client_chosen_unique_id_answers_one_generic_409(
         claims = [c for c in CLAIMS.get(route, ()) if c.path == path]
         assert claims, f"{route} creates {table}.{column} from {path} but claims nothing"
         responses = {}
-        if b_rows and column != "token":  # tokens are stored hashed: B's key value is unknowable
-            theirs = str(b_rows[0]["v"]).removeprefix(f"{account_b.account_id}/")
+        if table == "LiteLLM_EndUserTable":
+            # End users are per account: B's id is free in A's namespace and becomes A's own row.
+            theirs = _fresh("b-customer")
+            assert admin_b.post("/customer/new", json={"user_id": theirs}).status_code == 200
+            separate = admin_a.request(method, url, json=_body(route, path, theirs, account_a))
+            assert separate.status_code == 200, separate.text
+            assert {h[2] for h in _holder(database_url, columns[path[-1]], theirs)} == {
+                account_a.account_id,
+                account_b.account_id,
+            }
+        elif b_rows and column != "token":  # tokens are stored hashed: B's key value is unknowable
+            theirs = str(b_rows[0]["v"])
             responses["theirs"] = admin_a.request(method, url, json=_body(route, path, theirs, account_a))
         if claims[0].mode is Mode.FRESH:
             responses["mine"] = admin_a.request(method, url, json=_body(route, path, fresh, account_a))
