@@ -128,7 +128,11 @@ def test_location_is_one_litellm_reads(where: str, headers: dict[str, str], body
     assert litellm_adapter.end_user_id_of(filled_body, filled_headers) == "probe", where
 
 
-SPEND_SQL = 'SELECT user_id, spend, account_id FROM "LiteLLM_EndUserTable" WHERE user_id = $1'
+# The account's row for a public customer id, whatever id LiteLLM stored it under.
+SPEND_SQL = (
+    'SELECT user_id, spend, account_id FROM "LiteLLM_EndUserTable" '
+    "WHERE user_id = $1 OR (user_id = split_part($1, '/', 2) AND account_id = split_part($1, '/', 1))"
+)
 
 
 def _chat(client: httpx.Client, where: str, **extra: Any) -> httpx.Response:
