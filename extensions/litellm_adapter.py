@@ -48,6 +48,8 @@ __all__ = [
     "decrypt_secret",
     "dynamic_callback_params",
     "encrypt_secret",
+    "end_user_header_names",
+    "end_user_id_of",
     "hash_password",
     "hash_token",
     "is_proxy_exception",
@@ -248,6 +250,11 @@ INTERNALS: tuple[Internal, ...] = (
     Internal("litellm.proxy.auth.auth_utils", "_SECRET_REFERENCE_PREFIXES"),
     Internal("litellm.llms.base_llm.auth.identity_source", "_POINTER_REF_PREFIXES"),
     Internal("litellm.litellm_core_utils.initialize_dynamic_callback_params", "_supported_callback_params"),
+    # End users (customers): Atrium maps a tenant's end-user id to `<account>/<id>` wherever
+    # LiteLLM reads one, so it asks LiteLLM itself which id and headers a request names.
+    Internal("litellm.proxy.auth.auth_utils", "get_end_user_id_from_request_body", ("request_body", "request_headers")),
+    Internal("litellm.proxy.auth.auth_utils", "get_customer_user_header_from_mapping", ("user_id_mapping",)),
+    Internal("litellm.constants", "STANDARD_CUSTOMER_ID_HEADERS"),
 )
 
 # Headers LiteLLM reads an API key from, in the order `get_api_key` tries them.
@@ -716,3 +723,27 @@ def route_dependants(app: Any, *, include_lazy: bool = False) -> list[tuple[Rout
         if dependant is not None and ctx.methods:
             found.append((RouteInfo(str(ctx.path), frozenset(ctx.methods), str(ctx.name or ""), "http"), dependant))
     return found
+
+
+# -- End users (customers) --------------------------------------------------------------------
+
+
+def end_user_id_of(body: Mapping[str, object], headers: Mapping[str, str]) -> str | None:
+    """The end-user id LiteLLM's auth would read from this request (headers first, then body fields)."""
+    reader = importlib.import_module("litellm.proxy.auth.auth_utils").get_end_user_id_from_request_body
+    found: str | None = reader(body, headers)
+    return found
+
+
+def end_user_header_names() -> frozenset[str]:
+    """Lower-case names of every header LiteLLM takes an end-user id from: the standard customer
+    headers plus those the operator configured (``user_header_mappings``, ``user_header_name``)."""
+    auth_utils = importlib.import_module("litellm.proxy.auth.auth_utils")
+    names = {str(h).lower() for h in importlib.import_module("litellm.constants").STANDARD_CUSTOMER_ID_HEADERS}
+    settings = _proxy_server().general_settings or {}
+    mapped = auth_utils.get_customer_user_header_from_mapping(settings.get("user_header_mappings"))
+    names.update(str(h).lower() for h in mapped or ())
+    legacy = settings.get("user_header_name")
+    if isinstance(legacy, str) and legacy.strip():
+        names.add(legacy.strip().lower())
+    return frozenset(names)

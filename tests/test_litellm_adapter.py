@@ -266,3 +266,19 @@ def test_config_reference_internals() -> None:
         declared
     )
     assert {"langfuse_secret_key", "langfuse_host", "slack_webhook_url"} <= set(adapter.dynamic_callback_params())
+
+
+# -- End users ---------------------------------------------------------------------------------
+
+
+def test_end_user_is_read_from_headers_first_then_body_fields() -> None:
+    assert adapter.end_user_id_of({"user": "u1"}, {}) == "u1"
+    assert adapter.end_user_id_of({"user": "u1"}, {"x-litellm-end-user-id": "h1"}) == "h1"
+    assert adapter.end_user_id_of({"litellm_metadata": {"user": "l1"}}, {}) == "l1"
+    assert adapter.end_user_id_of({"metadata": {"user_id": "m1"}}, {}) == "m1"
+    assert adapter.end_user_id_of({"safety_identifier": "s1"}, {}) == "s1"
+    assert adapter.end_user_id_of({"messages": [{"role": "user"}]}, {}) is None
+
+
+def test_end_user_header_names_include_the_standard_customer_headers() -> None:
+    assert {"x-litellm-customer-id", "x-litellm-end-user-id"} <= adapter.end_user_header_names()

@@ -19,7 +19,8 @@ import asyncpg
 
 from extensions.auth.errors import InvitationInvalid
 from extensions.auth.login_routing import normalise_email
-from extensions.errors import Conflict, RequestError
+from extensions.errors import RequestError
+from extensions.tenancy.conflicts import email_taken, taken
 
 __all__ = ["Invitation", "InvitationStore", "invitation_ttl_hours"]
 
@@ -82,14 +83,8 @@ class InvitationStore:
         email = normalise_email(email)
         if role not in ROLES:
             raise RequestError(f"unknown role {role!r}", hint="use admin or member")
-        other = await self.pool.fetchval(
-            'SELECT account_id FROM "LiteLLM_UserTable" WHERE lower(user_email) = $1 AND '
-            "account_id IS DISTINCT FROM $2 LIMIT 1",
-            email,
-            account_id,
-        )
-        if other is not None:
-            raise Conflict(f"{email} already belongs to another account", hint="a user belongs to exactly one account")
+        if await email_taken(email, account_id, self.pool):
+            raise taken()  # the generic 409 of every create route: it does not say whose the address is
         token = secrets.token_urlsafe(32)
         row = await self.pool.fetchrow(
             'INSERT INTO "Atrium_Invitation" (id, account_id, email, token_hash, role, expires_at, created_by) '

@@ -20,6 +20,7 @@ from extensions import litellm_adapter
 from extensions.models import catalog
 from extensions.models.naming import FALLBACKS_KEY, entitled, public_name
 from extensions.tenancy.context import peek_tenant
+from extensions.tenancy.end_users import restore_public_end_user
 
 __all__ = ["CLIENT_CREDENTIAL_FIELDS", "check_deployment", "pin_request", "restricted_account", "usable_deployments"]
 
@@ -101,6 +102,8 @@ def pin_request(data: dict[str, Any]) -> dict[str, Any]:
     for field in CLIENT_CREDENTIAL_FIELDS:
         if data.get(field) not in (None, ""):
             raise _refused_field(field)
+    if account is not None:
+        restore_public_end_user(data, account)  # LiteLLM read `<account>/<id>`; the provider sees `<id>`
     model = data.get("model")
     if not isinstance(model, str) or not model:
         return data  # routes without a model; the deployment filter still applies

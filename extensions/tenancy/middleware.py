@@ -29,7 +29,9 @@ from extensions import litellm_adapter
 from extensions.errors import AtriumError, RouteNotAllowed
 from extensions.logs import request_id_var
 from extensions.models import provider_objects
+from extensions.tenancy import end_users
 from extensions.tenancy.config_values import check_management_body, checks_management_body
+from extensions.tenancy.conflicts import CLAIMS, check_conflicts
 from extensions.tenancy.context import PrincipalKind, TenantContext, tenant_context
 from extensions.tenancy.guards import check_guards
 from extensions.tenancy.onboarding import ONBOARDING_ROUTES, OnboardingRefusal, check_onboarding
@@ -178,6 +180,13 @@ async def _json_body(scope: Scope, headers: Headers, receive: Receive, *, llm: b
         return None, receive  # not JSON: LiteLLM answers the parse error itself
 
 
+def _loads(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body.strip() else None
+    except ValueError:
+        return None  # not JSON: LiteLLM answers the parse error itself
+
+
 async def _litellm_error(send: Send, refusal: OnboardingRefusal, request_id: str) -> None:
     """A refusal on LiteLLM's own public routes, in LiteLLM's error body (the UI parses it)."""
     body = json.dumps(
@@ -300,8 +309,15 @@ class AccountMiddleware:
             if classification is not None and classification.raw_sql_reviewed:
                 raw_sql_reviewed.set(True)
             if classification is not None and not is_ws:
-                # Guarded fields and id references are checked before LiteLLM sees the request.
+                # Guarded fields, stored configuration, id references, global namespaces (ids,
+                # emails, end users): all checked before LiteLLM sees the request.
+                route = classification.route
                 parsed, receive = await _json_body(scope, headers, receive, llm=route_class == "llm")
+                namespaced = end_users.needs_body(route_class, route, ctx)
+                body, drained = b"", receive
+                if namespaced or route in CLAIMS:
+                    body, receive = await _buffer_body(drained)  # drained: consumed, replayed after the mapping
+                parsed_for_claims = parsed if parsed is not None or route not in CLAIMS else _loads(body)
                 try:
                     with tenant_context(ctx):
                         if classification.guards:
@@ -317,6 +333,11 @@ class AccountMiddleware:
                             llm=route_class == "llm",
                             headers=headers,
                         )
+                        await check_conflicts(route, parsed_for_claims, path, ctx)
+                        if namespaced:
+                            receive, send = end_users.namespace_request(
+                                scope, body, drained, send, route_class=route_class, route=route, ctx=ctx
+                            )
                 except AtriumError as exc:
                     await self._refuse(scope, send, exc, request_id)
                     return

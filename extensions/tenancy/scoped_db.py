@@ -28,6 +28,7 @@ from typing import Any
 
 from extensions.errors import NotFound, TenancyError
 from extensions.tenancy.context import TenantContext, peek_tenant
+from extensions.tenancy.end_users import is_shared_registry_read
 from extensions.tenancy.raw_sql import RAW_METHODS, guard_raw_sql
 from extensions.tenancy.refusals import record_refusal
 from extensions.tenancy.tables import TABLES, TableClass
@@ -118,6 +119,8 @@ class ScopedActions:
             if isinstance(account, _Unrestricted):
                 return await method(*args, **kwargs)
             bound = _signature(method).bind(*args, **kwargs)
+            if is_shared_registry_read(self._table, name, bound.arguments):
+                return await method(*args, **kwargs)  # a process-wide cache of every account's ids
             return await handler(method, name, account, bound.arguments)
 
         return call
