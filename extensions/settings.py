@@ -24,6 +24,7 @@ ENV_VARS: dict[str, str] = {
     "ATRIUM_HOST": "Listen address (default 0.0.0.0).",
     "ATRIUM_PORT": "Listen port (default 4000).",
     "ATRIUM_WORKERS": "Number of uvicorn worker processes (default 1).",
+    "ATRIUM_WORKER_HEALTHCHECK_TIMEOUT": "Seconds a starting worker has to answer uvicorn's supervisor (default 120).",
     "ATRIUM_PRISMA_ENGINE": "native | wasm: force the Prisma query engine (default: native if available).",
     "ATRIUM_MIGRATIONS_DIR": "Atrium's migrations folder (default: prisma/migrations of the checkout).",
     "ATRIUM_LOG_LEVEL": "Log level of Atrium's structured logs (default INFO).",
