@@ -4,16 +4,27 @@ LiteLLM restamps ``model`` in responses and stream chunks with the client's name
 its error messages and the ``x-litellm-model-group`` header carry the router group,
 which for an account model is ``<account_id>/<public>``. For a request of an account,
 this strips the account's own prefix from response headers and from error bodies
-(errors are small and never streamed); success bodies pass through untouched.
+(errors are small and never streamed); success bodies pass through untouched. Some of
+LiteLLM's errors list every router group (an unknown ``default_model`` of a customer):
+any other account's internal name left in an error body is cut out.
 """
 
 from __future__ import annotations
+
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from extensions.tenancy.context import peek_tenant
 
 __all__ = ["ModelNameMasking"]
+
+# ``<account uuid>/<name>``, the internal form of account models and end users; after the
+# caller's own prefix is removed, any left belongs to another account.
+_FOREIGN_INTERNAL = re.compile(
+    rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/[^\s\"',\]\)}]*"
+)
+_HIDDEN = b"<hidden>"
 
 
 class ModelNameMasking:
@@ -51,7 +62,7 @@ class ModelNameMasking:
 
 async def _send_masked_error(send: Send, held: list[Message], prefix: bytes) -> None:
     start, *bodies = held
-    body = b"".join(m.get("body", b"") for m in bodies).replace(prefix, b"")
+    body = _FOREIGN_INTERNAL.sub(_HIDDEN, b"".join(m.get("body", b"") for m in bodies).replace(prefix, b""))
     headers = [(k, str(len(body)).encode() if k.lower() == b"content-length" else v) for k, v in start["headers"]]
     await send({**start, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
