@@ -21,9 +21,7 @@ __all__ = ["ModelNameMasking"]
 
 # ``<account uuid>/<name>``, the internal form of account models and end users; after the
 # caller's own prefix is removed, any left belongs to another account.
-_FOREIGN_INTERNAL = re.compile(
-    rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/[^\s\"',\]\)}]*"
-)
+_FOREIGN_INTERNAL = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/[^\s\"',\]\)}]*")
 _HIDDEN = b"<hidden>"
 
 

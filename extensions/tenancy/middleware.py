@@ -324,6 +324,8 @@ class AccountMiddleware:
                             await check_guards(tuple(classification.guards), parsed, ctx)
                         if checks_management_body(route_class, classification.route):
                             check_management_body(parsed)  # no server-side references or callbacks stored
+                        # Taken ids and emails first: one generic 409 whoever holds them.
+                        await check_conflicts(route, parsed_for_claims, path, ctx)
                         await check_references(
                             ctx,
                             classification.template,
@@ -333,7 +335,6 @@ class AccountMiddleware:
                             llm=route_class == "llm",
                             headers=headers,
                         )
-                        await check_conflicts(route, parsed_for_claims, path, ctx)
                         if namespaced:
                             receive, send = end_users.namespace_request(
                                 scope, body, drained, send, route_class=route_class, route=route, ctx=ctx

@@ -154,6 +154,7 @@ NO_SSO = (
         "code": "sso_not_configured",
         "message": "single sign-on is not available for this address",
         "hint": "sign in with your password at /ui/login, or ask your administrator",
+        "type": "sso_not_configured",
     },
 )
 

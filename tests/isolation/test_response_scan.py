@@ -136,9 +136,9 @@ def _extend(proxy: ProxyProcess, world: AccountWorld) -> AccountWorld:
 @pytest.fixture(scope="module")
 def scan_accounts(proxy: ProxyProcess, master_key: str) -> tuple[AccountWorld, AccountWorld]:
     base = proxy.base_url
-    echo = _extend(proxy, build_account(base, master_key, "echo", with_model=True))
-    foxtrot = _extend(proxy, build_account(base, master_key, "foxtrot", with_model=True))
-    return echo, foxtrot
+    mine = _extend(proxy, build_account(base, master_key, "scanmine", with_model=True))
+    other = _extend(proxy, build_account(base, master_key, "scanother", with_model=True))
+    return mine, other
 
 
 @pytest.fixture(scope="module")
