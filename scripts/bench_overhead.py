@@ -276,7 +276,8 @@ def make_proxies(workdir: Path, dsn: str, workload: Workload, workers: int) -> d
         database_url=dsn,
         master_key=MASTER_KEY,
         config=workload.atrium_config,
-        extra_env=COMMON_ENV,
+        # The bench's upstream is on loopback, which the egress policy refuses for account models.
+        extra_env={**COMMON_ENV, "ATRIUM_EGRESS_ALLOW": "127.0.0.1"},
         workers=workers,
     )
     return {"vanilla": vanilla, "atrium": atrium}
