@@ -9,9 +9,9 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY extensions ./extensions
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . -c constraints.txt
 
 COPY prisma ./prisma
 COPY schema.prisma ./

@@ -9,15 +9,23 @@ STAMP := $(VENV)/.atrium-installed
 ENGINE_STAMP := prisma/engine/node_modules/.atrium-installed
 CLIENT_STAMP := $(VENV)/.atrium-client
 
-.PHONY: install run test test-deps lint ci clean
+.PHONY: install run test test-deps lint lock ci clean
 
 install: $(CLIENT_STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -e ".[test]" -c constraints.txt
 	touch $@
+
+# Re-resolve pyproject.toml in a throw-away venv and rewrite constraints.txt from it.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install -q --upgrade pip
+	.lock-venv/bin/python -m pip install -q -e ".[test]"
+	{ sed -n '1,3p' constraints.txt; .lock-venv/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf .lock-venv
 
 $(ENGINE_STAMP): prisma/engine/package.json prisma/engine/package-lock.json
 	cd prisma/engine && npm ci --no-audit --no-fund --loglevel=error
