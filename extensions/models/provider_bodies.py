@@ -16,37 +16,15 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.datastructures import Headers
-from starlette.types import Message, Receive, Scope
+from starlette.types import Receive, Scope
+
+from extensions.request_body import read_body as read_raw_body
+from extensions.request_body import replaying
 
 __all__ = ["Body", "read_body"]
 
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?')
 _FIELD_NAME = re.compile(rb'name="([^"]*)"')
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
-
-
-async def _buffer(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 def _multipart_parts(raw: bytes, boundary: bytes) -> list[bytes]:
@@ -103,7 +81,7 @@ class Body:
         scope["headers"] = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-length"] + [
             (b"content-length", str(len(raw)).encode())
         ]
-        return _replay(raw, self.receive)
+        return replaying(raw, self.receive)
 
 
 async def read_body(scope: Scope, receive: Receive, *, markers: tuple[bytes, ...] | None) -> Body:
@@ -113,8 +91,8 @@ async def read_body(scope: Scope, receive: Receive, *, markers: tuple[bytes, ...
     content_type = Headers(scope=scope).get("content-type", "")
     if markers is not None and "json" not in content_type:
         return Body(b"", "", None, receive)  # inference bodies that name objects are JSON
-    raw = await _buffer(receive)
-    replay = _replay(raw, receive)
+    raw = await read_raw_body(receive)
+    replay = replaying(raw, receive)
     if markers is not None and not any(marker in raw for marker in markers):
         return Body(raw, "", None, replay)
     data: dict[str, Any] | None = None

@@ -35,6 +35,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from extensions import litellm_adapter
 from extensions.errors import RequestError
+from extensions.request_body import replaying
 from extensions.tenancy.context import TenantContext
 
 __all__ = [
@@ -304,7 +305,7 @@ def namespace_request(
     account_id = ctx.account_id
     if account_id is None:
         _check_unmapped(scope, body, route_class, route)
-        return _replay(body, receive), send
+        return replaying(body, receive), send
     original = body
     if route is not None and route in MANAGEMENT:
         body = _management_request(scope, body, MANAGEMENT[route], account_id)
@@ -314,7 +315,7 @@ def namespace_request(
     if body is not original:  # pass-through routes forward the request's headers upstream
         length = str(len(body)).encode()
         scope["headers"] = [(k, length if k.lower() == b"content-length" else v) for k, v in scope["headers"]]
-    return _replay(body, receive), send
+    return replaying(body, receive), send
 
 
 def _check_unmapped(scope: Scope, body: bytes, route_class: str | None, route: str | None) -> None:
@@ -334,16 +335,3 @@ def _check_unmapped(scope: Scope, body: bytes, route_class: str | None, route: s
         _no_internal_ids(values)
     elif route_class == "llm":
         _no_internal_ids([litellm_adapter.end_user_id_of(payload, Headers(scope=scope))])
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()  # the client's disconnect, as LiteLLM's streaming waits for it
-
-    return replay

@@ -29,6 +29,7 @@ from extensions import litellm_adapter
 from extensions.errors import AtriumError, RouteNotAllowed
 from extensions.logs import request_id_var
 from extensions.models import provider_objects
+from extensions.request_body import buffer_body
 from extensions.tenancy import end_users
 from extensions.tenancy.config_values import check_management_body, checks_management_body
 from extensions.tenancy.conflicts import CLAIMS, check_conflicts
@@ -40,6 +41,7 @@ from extensions.tenancy.references import check_references
 from extensions.tenancy.refusals import RequestRefusals, request_refusals
 
 DOWNSTREAM_SCOPE_KEY = "atrium.downstream"  # the app behind the middleware, for replacement handlers
+
 
 __all__ = ["OPEN_TO_TENANTS", "AccountMiddleware", "AnonymousResolver", "Resolver", "error_response"]
 
@@ -124,28 +126,6 @@ def _route_path(scope: Scope) -> str:
     return path[len(root) :] or "/" if root and path.startswith(root) else path
 
 
-async def _buffer_body(receive: Receive) -> tuple[bytes, Receive]:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    body = b"".join(chunks)
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return body, replay
-
-
 async def _form_fields(scope: Scope, body: bytes) -> dict[str, Any] | None:
     """The text fields of a form body: LiteLLM's ``read_request_body`` turns forms into dicts too."""
 
@@ -169,7 +149,7 @@ async def _json_body(scope: Scope, headers: Headers, receive: Receive, *, llm: b
     is_form = headers.get("content-type", "").startswith(("multipart/", "application/x-www-form-urlencoded"))
     if is_form and llm:
         return None, receive  # provider uploads (audio, files) are streamed on, not searched
-    body, receive = await _buffer_body(receive)
+    body, receive = await buffer_body(receive)
     if is_form:
         return await _form_fields(scope, body), receive
     if llm and b"tags" not in body and b"\\u" not in body:
@@ -316,7 +296,7 @@ class AccountMiddleware:
                 namespaced = end_users.needs_body(route_class, route, ctx)
                 body, drained = b"", receive
                 if namespaced or route in CLAIMS:
-                    body, receive = await _buffer_body(drained)  # drained: consumed, replayed after the mapping
+                    body, receive = await buffer_body(drained)  # drained: consumed, replayed after the mapping
                 parsed_for_claims = parsed if parsed is not None or route not in CLAIMS else _loads(body)
                 try:
                     with tenant_context(ctx):
