@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.logs import configure_logging
 from extensions.models.masking import ModelNameMasking
 from extensions.routes.accounts import get_accounts_router
@@ -51,7 +51,7 @@ async def _start() -> None:
         runtime.resolver = TenantResolver(runtime.pool)
         await runtime.bus.start(runtime.resolver.on_invalidate)
         runtime.accounts = AccountStore(runtime.pool, runtime.bus)
-    runtime.prisma_wrapped = litellm_adapter.wrap_prisma_db(ScopedPrisma)
+    runtime.prisma_wrapped = litellm.wrap_prisma_db(ScopedPrisma)
     runtime.started = True
     log.info("atrium started", extra={"pid": os.getpid(), "prisma_wrapped": runtime.prisma_wrapped})
 
@@ -103,15 +103,15 @@ def install(app: FastAPI) -> FastAPI:
     return app
 
 
-def served_routes(*, include_lazy: bool = True) -> list[litellm_adapter.RouteInfo]:
+def served_routes(*, include_lazy: bool = True) -> list[litellm.RouteInfo]:
     """Every route the served app has: LiteLLM's (lazy features registered) plus Atrium's.
 
     The route-policy contract test and the isolation sweep list routes through this, so
     a route added on either side is classified and swept.
     """
-    return litellm_adapter.iter_routes(install(litellm_adapter.proxy_app()), include_lazy=include_lazy)
+    return litellm.iter_routes(install(litellm.proxy_app()), include_lazy=include_lazy)
 
 
 def build_app() -> FastAPI:
-    litellm_adapter.assert_compatible()
-    return install(litellm_adapter.proxy_app())
+    litellm.assert_compatible()
+    return install(litellm.proxy_app())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from extensions.egress.deployments import check_deployment_address
-from extensions.litellm_adapter import custom_logger_class
+from extensions.litellm import custom_logger_class
 from extensions.models import guard
 from extensions.models.request_refs import check_request_references
 

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.errors import AtriumError
 from extensions.logs import configure_logging
 from extensions.settings import DEV_MASTER_KEY, ENV_VARS, Settings
@@ -31,7 +31,7 @@ def _run_migrations(dsn: str, ours: Path | None = None) -> None:
     from extensions.db.migrate import discover, migrate
 
     ours = ours or Path(os.environ.get("ATRIUM_MIGRATIONS_DIR") or OUR_MIGRATIONS)
-    migrations = discover(litellm_adapter.shipped_migrations_dir(), ours)
+    migrations = discover(litellm.shipped_migrations_dir(), ours)
     report = asyncio.run(migrate(dsn, migrations))
     print(f"migrations: {len(report.applied)} applied, {report.skipped} already applied", file=sys.stderr)
     # A first run applies hundreds; list them only when few (the log keeps each one).
@@ -49,8 +49,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    problems = litellm_adapter.compatibility_problems()
-    versions = ", ".join(f"{k}=={v}" for k, v in litellm_adapter.CONTRACT.versions.items())
+    problems = litellm.compatibility_problems()
+    versions = ", ".join(f"{k}=={v}" for k, v in litellm.CONTRACT.versions.items())
     print(f"pinned: {versions}")
     try:
         from extensions.prisma_engine import describe
@@ -75,7 +75,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from extensions.config import write_effective_config
 
     settings = Settings()
-    litellm_adapter.assert_compatible()
+    litellm.assert_compatible()
     embedded = None
     if not settings.database_url:
         from extensions.db.embedded import EmbeddedPostgres

@@ -33,7 +33,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.db.migrate import discover, migrate
 from extensions.prisma_engine import engine_env, select_engine
 from extensions.testing.fake_upstream import free_port
@@ -227,7 +227,7 @@ async def create_database(server_dsn: str) -> str:
     finally:
         await conn.close()
     dsn = with_database(server_dsn, name)
-    await migrate(dsn, discover(litellm_adapter.shipped_migrations_dir(), ROOT / "prisma" / "migrations"))
+    await migrate(dsn, discover(litellm.shipped_migrations_dir(), ROOT / "prisma" / "migrations"))
     return dsn
 
 
@@ -370,9 +370,9 @@ def ratios(stats: dict[str, ProxyStats]) -> dict[str, float]:
 
 
 def render(stats: dict[str, ProxyStats], args: argparse.Namespace, deployments: int, keys: int) -> str:
-    litellm = litellm_adapter.CONTRACT.versions.get("litellm", "")
+    litellm_version = litellm.CONTRACT.versions.get("litellm", "")
     lines = [
-        f"gateway overhead: atrium serve vs vanilla LiteLLM {litellm}",
+        f"gateway overhead: atrium serve vs vanilla LiteLLM {litellm_version}",
         f"concurrency {args.concurrency}, {args.duration:g} s x {args.rounds} round(s) each, interleaved; "
         f"warm-up {args.warmup:g} s; workers {args.workers}; deployments {deployments}; keys {keys}; "
         f"{os.cpu_count()} CPU(s), Prisma engine {select_engine().kind}",

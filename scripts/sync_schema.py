@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from extensions.db.schema_sync import main
-from extensions.litellm_adapter import litellm_schema_path
+from extensions.litellm import litellm_schema_path
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from tests_support_config import gateway_config
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.db.migrate import discover, migrate
 from extensions.testing.fake_upstream import FakeUpstream
 from extensions.testing.proxy_process import ProxyProcess
@@ -31,7 +31,7 @@ os.environ["ATRIUM_EGRESS_ALLOW"] = EGRESS_ALLOW
 
 
 def all_migrations() -> list:  # type: ignore[type-arg]
-    return discover(litellm_adapter.shipped_migrations_dir(), REPO_ROOT / "prisma" / "migrations")
+    return discover(litellm.shipped_migrations_dir(), REPO_ROOT / "prisma" / "migrations")
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.auth.errors import SsoNotConfigured
 from extensions.errors import RequestError
 from extensions.tenancy.accounts import normalise_domain
@@ -46,7 +46,7 @@ class OidcConfig:
         return self.discovery_url or self.issuer.rstrip("/") + "/.well-known/openid-configuration"
 
     def client_secret(self) -> str:
-        plain = litellm_adapter.decrypt_secret(self.client_secret_enc, "oidc_client_secret")
+        plain = litellm.decrypt_secret(self.client_secret_enc, "oidc_client_secret")
         if plain is None:
             raise SsoNotConfigured(
                 "the account's OIDC client secret cannot be decrypted",
@@ -154,7 +154,7 @@ class OidcConfigStore:
             )
         existing = await self.get(account_id)
         if client_secret:
-            secret_enc = litellm_adapter.encrypt_secret(client_secret)
+            secret_enc = litellm.encrypt_secret(client_secret)
         elif existing is not None and existing.client_id == client_id:
             secret_enc = existing.client_secret_enc
         else:

@@ -2,7 +2,7 @@
 
 ``provision`` finds or creates (just in time) the user inside the account and applies the
 role mapping; ``mint`` creates LiteLLM's own session (a virtual key in team
-``litellm-dashboard`` + the HS256 cookie) through the adapter. The key row is stamped with
+``litellm-dashboard`` + the HS256 cookie) through ``extensions.litellm``. The key row is stamped with
 the user's ``account_id`` by the database, so the tenant resolver maps the session to the
 account like any password login. A user belongs to exactly one account: an identity whose
 user lives in another account is refused, whatever the IdP says.
@@ -19,7 +19,7 @@ import asyncpg
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.auth.errors import LoginRejected
 from extensions.tenancy.accounts import AccountStore
 
@@ -90,7 +90,7 @@ async def provision(
                 'INSERT INTO "LiteLLM_UserTable" (user_id, user_email, user_role, account_id) VALUES ($1, $2, $3, $4)',
                 user_id,
                 email,
-                "internal_user",
+                litellm.ROLE_INTERNAL_USER,
                 account_id,
             )
             log.info("user provisioned", extra={"user_id": user_id, "account": account_id})
@@ -103,7 +103,7 @@ async def provision(
         # The IdP took the admin group away: the mapping removes what it granted, nothing else.
         await accounts.remove_admin(account_id, user_id)
     user_role = await pool.fetchval('SELECT user_role FROM "LiteLLM_UserTable" WHERE user_id = $1', user_id)
-    return Identity(user_id, email, str(user_role or "internal_user"), account_id)
+    return Identity(user_id, email, str(user_role or litellm.ROLE_INTERNAL_USER), account_id)
 
 
 async def provision_super_admin(pool: asyncpg.Pool, email: str) -> Identity:
@@ -122,10 +122,10 @@ async def provision_super_admin(pool: asyncpg.Pool, email: str) -> Identity:
             'INSERT INTO "LiteLLM_UserTable" (user_id, user_email, user_role) VALUES ($1, $1, $2) '
             "ON CONFLICT (user_id) DO UPDATE SET user_role = EXCLUDED.user_role",
             email,
-            "proxy_admin",
+            litellm.ROLE_PROXY_ADMIN,
         )
     log.info("super admin signed in", extra={"user_id": email})
-    return Identity(email, email, "proxy_admin", None)
+    return Identity(email, email, litellm.ROLE_PROXY_ADMIN, None)
 
 
 def landing_url(request: Request) -> str:
@@ -135,9 +135,9 @@ def landing_url(request: Request) -> str:
 
 async def mint_session_redirect(request: Request, identity: Identity) -> RedirectResponse:
     """LiteLLM's own UI session for ``identity``, as a redirect to the UI with the cookie set."""
-    _key, jwt_token = await litellm_adapter.mint_ui_session(
+    _key, jwt_token = await litellm.mint_ui_session(
         user_id=identity.user_id, user_email=identity.email, user_role=identity.user_role
     )
     response = RedirectResponse(landing_url(request), status_code=303)
-    litellm_adapter.set_ui_session_cookie(response, request, jwt_token)
+    litellm.set_ui_session_cookie(response, request, jwt_token)
     return response

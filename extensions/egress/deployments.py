@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.egress.policy import EgressRefused, Resolver, current_policy
 from extensions.models.naming import ACCOUNT_KEY
 
@@ -22,7 +22,7 @@ ENDPOINT_FIELDS = ("api_base", "base_url")
 
 
 def _refused(error: EgressRefused) -> Exception:
-    return litellm_adapter.proxy_exception(
+    return litellm.proxy_exception(
         "The model's endpoint is not an address this gateway may connect to. "
         "Ask your account admin to point the model at a public http(s) endpoint.",
         status=403,

@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.models.naming import entitled, internal_name, is_internal_of, owner_of, public_name
 
 __all__ = ["deployments_named", "resolve", "visible_name"]
 
 
 def deployments_named(name: str) -> Sequence[Mapping[str, Any]]:
-    router = litellm_adapter.llm_router()
+    router = litellm.llm_router()
     if router is None:
         return ()
     found: Sequence[Mapping[str, Any]] = router.get_model_list(model_name=name) or ()
@@ -26,7 +26,7 @@ def deployments_named(name: str) -> Sequence[Mapping[str, Any]]:
 
 
 def _deployment_by_id(model_id: str) -> Mapping[str, Any] | None:
-    router = litellm_adapter.llm_router()
+    router = litellm.llm_router()
     if router is None or not router.has_model_id(model_id):
         return None
     deployment = router.get_deployment(model_id=model_id)

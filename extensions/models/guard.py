@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.models import catalog
 from extensions.models.naming import FALLBACKS_KEY, entitled, public_name
 from extensions.tenancy.context import peek_tenant
@@ -50,7 +50,7 @@ def restricted_account() -> str | _Unrestricted | None:
 
 def model_not_found(model: object | None) -> Exception:
     named = f" `{model}`" if model else ""
-    return litellm_adapter.proxy_exception(
+    return litellm.proxy_exception(
         f"The model{named} does not exist or you do not have access to it.",
         status=404,
         error_type="invalid_request_error",
@@ -60,7 +60,7 @@ def model_not_found(model: object | None) -> Exception:
 
 
 def _refused_field(field: str) -> Exception:
-    return litellm_adapter.proxy_exception(
+    return litellm.proxy_exception(
         f"`{field}` is not accepted in requests: provider credentials and endpoints come from your "
         "account's model configuration. Remove the field, or ask your account admin to configure the model.",
         status=400,

@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.models import catalog
 from extensions.models.naming import owner_of
 from extensions.models.provider_bodies import read_body
@@ -102,7 +102,7 @@ def _path_params(template: str, path: str) -> dict[str, str]:
 
 def _not_found(what: str, value: str, param: str) -> Exception:
     shown = value if len(value) <= _MAX_SHOWN else value[:_MAX_SHOWN] + "..."
-    return litellm_adapter.proxy_exception(
+    return litellm.proxy_exception(
         f"The {what} `{shown}` does not exist or you do not have access to it.",
         status=404,
         error_type="invalid_request_error",
@@ -112,7 +112,7 @@ def _not_found(what: str, value: str, param: str) -> Exception:
 
 
 def _unattributed() -> Exception:
-    return litellm_adapter.proxy_exception(
+    return litellm.proxy_exception(
         "Select one of your account's models for this request (the `x-litellm-model` header, or `model` / "
         "`target_model_names`): provider objects live on your account's own model deployments.",
         status=404,
@@ -123,7 +123,7 @@ def _unattributed() -> Exception:
 
 
 def _deployment_owner(model_id: str) -> tuple[bool, str | None]:
-    router = litellm_adapter.llm_router()
+    router = litellm.llm_router()
     if router is None or not router.has_model_id(model_id):
         return False, None
     deployment = router.get_deployment(model_id=model_id)
@@ -155,7 +155,7 @@ def _split_names(value: object) -> list[str]:
 
 
 def _check_id(account: str | None, value: str, param: str, seen: _Attribution) -> None:
-    ref = litellm_adapter.decode_object_id(value)
+    ref = litellm.decode_object_id(value)
     if not ref.encoded:
         return  # a provider's own id: only meaningful with the deployment the request selects
     if not ref.model_names and not ref.model_ids:
@@ -171,7 +171,7 @@ def _check_id(account: str | None, value: str, param: str, seen: _Attribution) -
 
 
 async def _vector_store_row(vector_store_id: str) -> bool:
-    client = litellm_adapter.prisma_client()
+    client = litellm.prisma_client()
     if client is None:
         return False
     row = await client.db.litellm_managedvectorstorestable.find_first(where={"vector_store_id": vector_store_id})
@@ -184,7 +184,7 @@ async def _check_vector_store(account: str | None, value: str, param: str, seen:
     if await _vector_store_row(value):
         seen.own = True
         return
-    if litellm_adapter.vector_store_registered(value):
+    if litellm.vector_store_registered(value):
         raise _not_found("vector store", value, param)  # in this worker's registry: someone else's
     with system_context():  # another worker may have loaded it: ask the table, every account
         registered_elsewhere = await _vector_store_row(value)
@@ -247,7 +247,7 @@ def _rewrite_header(scope: Scope, name: str, value: str) -> None:
 async def vet_llm_request(scope: Scope, receive: Receive, template: str, account: str | None) -> Receive:
     """Vet one ``llm`` request of a tenant principal; returns the ``receive`` to pass on.
 
-    Raises LiteLLM's ``ProxyException`` (via the adapter) when the request names another
+    Raises LiteLLM's ``ProxyException`` (via ``extensions.litellm``) when the request names another
     account's deployment or object, or a provider-object request names none of its own.
     """
     objects = is_object_route(template)
@@ -291,7 +291,7 @@ async def vet_llm_request(scope: Scope, receive: Receive, template: str, account
 
 
 async def send_refusal(send: Send, error: Exception, extra_headers: list[tuple[bytes, bytes]]) -> None:
-    status, payload = litellm_adapter.proxy_exception_body(error)
+    status, payload = litellm.proxy_exception_body(error)
     raw = json.dumps(payload).encode()
     start: Message = {
         "type": "http.response.start",

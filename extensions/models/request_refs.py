@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.models.guard import restricted_account
 from extensions.tenancy.config_values import ConfigValueRefused, check_references, refused_litellm_params
 
@@ -30,7 +30,7 @@ _CLIENT_MAY_SEND = frozenset({"litellm_trace_id"})  # LiteLLM documents it as a 
 
 
 def _refused(field: str, why: str) -> Exception:
-    return litellm_adapter.proxy_exception(
+    return litellm.proxy_exception(
         f"`{field}` {why}. Remove it; logging and provider identity are configured by the operator.",
         status=400,
         error_type="invalid_request_error",
@@ -55,8 +55,8 @@ def _scopes(data: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
 def check_request_references(data: Mapping[str, Any]) -> None:
     if not isinstance(restricted_account(), str | type(None)):
         return  # the gateway's own calls and the super admin
-    callback_params = set(litellm_adapter.dynamic_callback_params())
-    provider_params = litellm_adapter.declared_litellm_params()
+    callback_params = set(litellm.dynamic_callback_params())
+    provider_params = litellm.declared_litellm_params()
     server_side = refused_litellm_params() - _CLIENT_MAY_SEND
     for prefix, scope in _scopes(data):
         for key, value in scope.items():

@@ -21,7 +21,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Message
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.errors import AtriumError, ConfigurationError
 from extensions.tenancy.context import SYSTEM, system_context
 from extensions.tenancy.middleware import DOWNSTREAM_SCOPE_KEY
@@ -71,7 +71,7 @@ async def call_litellm(
         raise AtriumError("replacement handler reached outside the account middleware", hint="report this bug")
     body = b"" if json_body is None else json.dumps(json_body).encode()
     if as_system:
-        master = litellm_adapter.master_key()
+        master = litellm.master_key()
         if not master:
             raise ConfigurationError("the gateway has no master key", hint="set LITELLM_MASTER_KEY")
         headers = [(b"authorization", f"Bearer {master}".encode())]

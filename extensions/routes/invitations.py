@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.auth.access import require_account_admin
 from extensions.auth.errors import InvitationInvalid, MailFailed
 from extensions.auth.invitations import Invitation, InvitationStore, invitation_ttl_hours
@@ -71,7 +71,7 @@ async def _join(services: IdentityServices, invitation: Invitation) -> Identity:
         await services.accounts.add_admin(
             invitation.account_id, identity.user_id, "admin", f"invitation:{invitation.id}"
         )
-        identity = Identity(identity.user_id, identity.email, "proxy_admin", identity.account_id)
+        identity = Identity(identity.user_id, identity.email, litellm.ROLE_PROXY_ADMIN, identity.account_id)
     await _store(services).mark_user(invitation.id, identity.user_id)
     return identity
 
@@ -142,7 +142,7 @@ def get_invitations_router() -> APIRouter:
             page = _password_page(target, token, invitation.email, f"use at least {MIN_PASSWORD} characters")
             return HTMLResponse(page, status_code=400)
         identity = await _join(services, await store.consume(target.account_id, token))
-        hashed = await asyncio.to_thread(litellm_adapter.hash_password, password)  # scrypt: off the event loop
+        hashed = await asyncio.to_thread(litellm.hash_password, password)  # scrypt: off the event loop
         await services.pool.execute(
             'UPDATE "LiteLLM_UserTable" SET password = $2 WHERE user_id = $1', identity.user_id, hashed
         )

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from extensions import litellm
 from extensions.errors import Conflict, NotFound, RequestError
 from extensions.tenancy.invalidation import InvalidationBus
 
@@ -211,7 +212,7 @@ class AccountStore:
                 await conn.execute(
                     'INSERT INTO "LiteLLM_UserTable" (user_id, user_role, account_id) VALUES ($1, $2, $3)',
                     user_id,
-                    "proxy_admin" if role == "admin" else "proxy_admin_viewer",
+                    litellm.ROLE_PROXY_ADMIN if role == "admin" else litellm.ROLE_PROXY_ADMIN_VIEWER,
                     account.account_id,
                 )
             elif user["account_id"] != account.account_id:
@@ -223,7 +224,7 @@ class AccountStore:
                 await conn.execute(
                     'UPDATE "LiteLLM_UserTable" SET user_role = $2 WHERE user_id = $1',
                     user_id,
-                    "proxy_admin" if role == "admin" else "proxy_admin_viewer",
+                    litellm.ROLE_PROXY_ADMIN if role == "admin" else litellm.ROLE_PROXY_ADMIN_VIEWER,
                 )
             await conn.execute(
                 'INSERT INTO "Atrium_AccountAdmin" (id, account_id, user_id, role, created_by) '
@@ -249,9 +250,10 @@ class AccountStore:
             if deleted.endswith(" 0"):
                 raise NotFound(f"user {user_id} is not an admin of account {account.slug}", hint="see /account/info")
             await conn.execute(
-                "UPDATE \"LiteLLM_UserTable\" SET user_role = 'internal_user' WHERE user_id = $1 AND account_id = $2",
+                'UPDATE "LiteLLM_UserTable" SET user_role = $3 WHERE user_id = $1 AND account_id = $2',
                 user_id,
                 account.account_id,
+                litellm.ROLE_INTERNAL_USER,
             )
             updated = await self._load(conn, account.account_id)
         await self._changed(updated.account_id)

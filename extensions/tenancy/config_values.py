@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.errors import RequestError
 
 __all__ = [
@@ -80,7 +80,7 @@ def is_reference(value: str) -> bool:
     text = _normalised(value)
     if any(marker in text for marker in _ANYWHERE):
         return True
-    return text.startswith((*litellm_adapter.secret_reference_prefixes(), *_EXTRA_PREFIXES))
+    return text.startswith((*litellm.secret_reference_prefixes(), *_EXTRA_PREFIXES))
 
 
 def _walk(value: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -193,13 +193,13 @@ _EXTRA_ALLOWED = frozenset(
 
 
 def refused_litellm_params() -> frozenset[str]:
-    declared = litellm_adapter.declared_litellm_params()
+    declared = litellm.declared_litellm_params()
     by_prefix = {name for name in declared if name.startswith(_REFUSED_PREFIXES)}
     return frozenset(set(_REFUSED_REASONS) | by_prefix)
 
 
 def allowed_litellm_params() -> frozenset[str]:
-    return (litellm_adapter.declared_litellm_params() | _EXTRA_ALLOWED) - refused_litellm_params()
+    return (litellm.declared_litellm_params() | _EXTRA_ALLOWED) - refused_litellm_params()
 
 
 # Service-account JSON keys google-auth reads without calling anything but token_uri.
@@ -277,7 +277,7 @@ _OPAQUE_KEYS = frozenset({"password", "new_password", "old_password", "current_p
 
 
 def _callback_settings(value: Any, path: str) -> Iterator[str]:
-    names = (_CALLBACK_KEYS | set(litellm_adapter.dynamic_callback_params())) - _HARMLESS_CALLBACK_PARAMS
+    names = (_CALLBACK_KEYS | set(litellm.dynamic_callback_params())) - _HARMLESS_CALLBACK_PARAMS
     if isinstance(value, Mapping):
         for key, item in value.items():
             child = f"{path}.{key}" if path else str(key)

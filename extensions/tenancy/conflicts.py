@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.errors import Conflict
 from extensions.runtime import runtime
 from extensions.tenancy.context import TenantContext
@@ -60,7 +60,7 @@ class Claim:
 
 
 def _hashed(value: str, ctx: TenantContext) -> str:
-    return litellm_adapter.hash_token(value)
+    return litellm.hash_token(value)
 
 
 def _end_user(value: str, ctx: TenantContext) -> str:

@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.errors import RequestError
 from extensions.request_body import replaying
 from extensions.tenancy.context import TenantContext
@@ -196,7 +196,7 @@ def _refused() -> EndUserFieldRefused:
 
 def _llm_request(scope: Scope, body: bytes, account_id: str) -> bytes:
     """Rewrites headers in ``scope`` and returns the body to replay."""
-    names = litellm_adapter.end_user_header_names()
+    names = litellm.end_user_header_names()
     scope["headers"] = _rewrite_headers(scope, account_id, names)
     headers = Headers(scope=scope)
     if _is_form(headers):
@@ -214,7 +214,7 @@ def _llm_request(scope: Scope, body: bytes, account_id: str) -> bytes:
             parsed = None  # LiteLLM answers the parse error itself
     payload = parsed if isinstance(parsed, dict) else {}
     rewritten = rewrite_llm_body(payload, account_id) if payload else payload
-    after = litellm_adapter.end_user_id_of(rewritten, headers)
+    after = litellm.end_user_id_of(rewritten, headers)
     if after is not None and not after.startswith(f"{account_id}/"):
         raise _refused()  # LiteLLM reads an id from somewhere this module does not map
     return json.dumps(rewritten).encode() if rewritten != payload else body
@@ -334,4 +334,4 @@ def _check_unmapped(scope: Scope, body: bytes, route_class: str | None, route: s
             values.extend(found if isinstance(found, list) else [found])
         _no_internal_ids(values)
     elif route_class == "llm":
-        _no_internal_ids([litellm_adapter.end_user_id_of(payload, Headers(scope=scope))])
+        _no_internal_ids([litellm.end_user_id_of(payload, Headers(scope=scope))])

@@ -25,7 +25,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.errors import AtriumError, RouteNotAllowed
 from extensions.logs import request_id_var
 from extensions.models import provider_objects
@@ -117,7 +117,7 @@ def _denied(path: str, method: str, classification: Classification | None) -> Ro
 
 
 def _only_session_cookie(scope: Scope, headers: Headers) -> bool:
-    return litellm_adapter.api_key_from_headers(headers) is None and litellm_adapter.api_key_from_query(scope) is None
+    return litellm.api_key_from_headers(headers) is None and litellm.api_key_from_query(scope) is None
 
 
 def _route_path(scope: Scope) -> str:
@@ -170,7 +170,7 @@ def _loads(body: bytes) -> Any:
 async def _litellm_error(send: Send, refusal: OnboardingRefusal, request_id: str) -> None:
     """A refusal on LiteLLM's own public routes, in LiteLLM's error body (the UI parses it)."""
     body = json.dumps(
-        litellm_adapter.proxy_error_body(
+        litellm.proxy_error_body(
             refusal.message, status=refusal.status, error_type="invalid_request_error", param=refusal.param
         )
     ).encode()
@@ -281,7 +281,7 @@ class AccountMiddleware:
                             scope, receive, classification.template, ctx.account_id
                         )
                 except Exception as exc:
-                    if not litellm_adapter.is_proxy_exception(exc):
+                    if not litellm.is_proxy_exception(exc):
                         raise
                     log.info("provider object refused", extra={"path": scope.get("path")})
                     await provider_objects.send_refusal(send, exc, [(REQUEST_ID_HEADER.encode(), request_id.encode())])

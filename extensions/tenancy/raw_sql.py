@@ -21,6 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from extensions import litellm
 from extensions.errors import TenancyError
 from extensions.runtime import runtime
 from extensions.tenancy.context import TenantContext, peek_tenant
@@ -96,41 +97,19 @@ async def _own_team_and_users(args: Sequence[Any], ctx: TenantContext) -> bool:
     return len(args) >= 2 and await _own_teams(args[:1], ctx) and await _own_users(args[1:], ctx)
 
 
-def _normalise(sql: str) -> str:
-    return " ".join(re.sub(r"--[^\n]*", "", sql).split())
+# The statements themselves (text patterns, the LiteLLM functions issuing them) live in
+# extensions/litellm/_sql.py, where a contract test checks them against the installed LiteLLM;
+# this guard adds what only the tenancy layer can judge: whether the arguments are the caller's.
+_ARGUMENT_CHECKS: dict[str, ArgCheck | None] = {
+    "key_auth_combined_view": _own_token,
+    "user_rows_lock": _own_users,
+    "detach_team_from_users": _own_team_and_users,
+    "strip_deleted_teams_from_users": _own_teams,
+}
 
-
-SAFE_STATEMENTS: tuple[SafeStatement, ...] = (
-    SafeStatement(
-        "key_auth_combined_view",
-        re.compile(r'^SELECT v\.\*, .* FROM "LiteLLM_VerificationToken" AS v .* WHERE v\.token = \$1$'),
-        "key authentication: one row, selected by the hash of the key the caller presented",
-        _own_token,
-    ),
-    SafeStatement(
-        "user_rows_lock",
-        re.compile(
-            r'^SELECT user_id FROM "LiteLLM_UserTable" WHERE user_id = ANY\(\$1::text\[\]\) '
-            r'ORDER BY user_id COLLATE "C" FOR UPDATE$'
-        ),
-        "team member changes lock the named user rows; returns only the ids it was given",
-        _own_users,
-    ),
-    SafeStatement(
-        "detach_team_from_users",
-        re.compile(
-            r'^UPDATE "LiteLLM_UserTable" SET teams = array_remove\(teams, \$1\), '
-            r"updated_at = \(NOW\(\) AT TIME ZONE 'UTC'\) WHERE user_id = ANY\(\$2::text\[\]\)$"
-        ),
-        "removes the account's own team from the account's own users",
-        _own_team_and_users,
-    ),
-    SafeStatement(
-        "strip_deleted_teams_from_users",
-        re.compile(r'^UPDATE "LiteLLM_UserTable" SET teams = ARRAY\( SELECT kept\.team_id FROM unnest\(teams\)'),
-        "team deletion removes the deleted (own) team ids from user rows",
-        _own_teams,
-    ),
+SAFE_STATEMENTS: tuple[SafeStatement, ...] = tuple(
+    SafeStatement(statement.name, statement.pattern, statement.reason, _ARGUMENT_CHECKS[statement.name])
+    for statement in litellm.REVIEWED_STATEMENTS
 )
 
 
@@ -144,7 +123,7 @@ async def guard_raw_sql(sql: str, args: Sequence[Any]) -> None:
         return
     if not touches_tenant_tables(sql):
         return
-    normalised = _normalise(sql)
+    normalised = litellm.normalise_sql(sql)
     for statement in SAFE_STATEMENTS:
         if statement.pattern.match(normalised):
             if statement.check is None or await statement.check(args, ctx):

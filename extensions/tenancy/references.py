@@ -30,7 +30,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.errors import NotFound, RequestError
 from extensions.runtime import runtime
 from extensions.tenancy.context import TenantContext
@@ -337,7 +337,7 @@ def collect_references(
 def _candidates(kind: IdType, values: Iterable[str]) -> list[str]:
     out = set(values)
     if kind.hashed:
-        out |= {litellm_adapter.hash_token(v) for v in values}
+        out |= {litellm.hash_token(v) for v in values}
     if kind.folded:
         out = {v.lower() for v in out}
     return sorted(out)

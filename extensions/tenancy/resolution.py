@@ -1,7 +1,7 @@
 """Who is calling, and which account they belong to: decided once per request.
 
-Credentials are read the way LiteLLM reads them (every API-key header, through the
-adapter; the UI session cookie as a fallback). The master key is the super admin, who
+Credentials are read the way LiteLLM reads them (every API-key header, through
+``extensions.litellm``; the UI session cookie as a fallback). The master key is the super admin, who
 may act as one account with ``X-Atrium-Account``. Any other key is looked up by its
 hash; the key's ``account_id`` decides the account. Results are cached per process:
 a key's account never changes, so key entries live long; an account's status is cached
@@ -27,7 +27,7 @@ import asyncpg
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.errors import AccountInactive, AccountNotResolved, InvalidCredential
 from extensions.tenancy.context import PrincipalKind, TenantContext
 
@@ -37,7 +37,6 @@ log = logging.getLogger("atrium.resolution")
 
 ACCOUNT_HEADER = "x-atrium-account"
 _TOKEN_HASH = re.compile(r"^[0-9a-f]{64}$")
-UI_SESSION_TEAM = "litellm-dashboard"
 
 _KEY_SQL = """
 SELECT v.token, v.account_id, v.user_id, v.team_id, u.user_role,
@@ -152,21 +151,21 @@ class TenantResolver:
     # -- resolution ---------------------------------------------------------------------
     def _presented_key(self, scope: Scope, headers: Headers) -> str | None:
         """The credential LiteLLM itself will authenticate, so both decide on the same key."""
-        query_key = litellm_adapter.api_key_from_query(scope)
-        if query_key and litellm_adapter.query_key_wins(scope.get("path", "")):
+        query_key = litellm.api_key_from_query(scope)
+        if query_key and litellm.query_key_wins(scope.get("path", "")):
             return query_key
-        key = litellm_adapter.api_key_from_headers(headers)
+        key = litellm.api_key_from_headers(headers)
         if key:
             return key
-        if query_key and litellm_adapter.query_key_allowed(scope.get("path", "")):
+        if query_key and litellm.query_key_allowed(scope.get("path", "")):
             return query_key
-        return _ui_cookie_key(headers)
+        return litellm.ui_session_key(headers)
 
     async def resolve(self, scope: Scope, headers: Headers) -> TenantContext:
         key = self._presented_key(scope, headers)
         if not key:
             return TenantContext(PrincipalKind.ANONYMOUS)
-        master = litellm_adapter.master_key() or os.environ.get("LITELLM_MASTER_KEY")
+        master = litellm.master_key() or os.environ.get("LITELLM_MASTER_KEY")
         if master and hmac.compare_digest(key.encode(), master.encode()):
             return await self._super_admin(headers, token_hash=None)
         if _TOKEN_HASH.match(key):
@@ -177,12 +176,12 @@ class TenantResolver:
             )
         if not key.startswith("sk-"):
             return TenantContext(PrincipalKind.ANONYMOUS)
-        token_hash = litellm_adapter.hash_token(key)
+        token_hash = litellm.hash_token(key)
         record = await self._key(token_hash)
         if record is None:
             return TenantContext(PrincipalKind.ANONYMOUS)
         if record.account_id is None:
-            if record.user_role == "proxy_admin":
+            if record.user_role == litellm.ROLE_PROXY_ADMIN:
                 return await self._super_admin(headers, token_hash=token_hash, user_id=record.user_id)
             return TenantContext(PrincipalKind.API_KEY, None, record.user_id, token_hash=token_hash)
         state = await self.account(record.account_id)
@@ -198,7 +197,7 @@ class TenantResolver:
             kind = PrincipalKind.ACCOUNT_ADMIN
         elif record.account_role == "viewer":
             kind = PrincipalKind.ACCOUNT_VIEWER
-        elif record.team_id == UI_SESSION_TEAM:
+        elif record.team_id == litellm.UI_SESSION_TEAM:
             kind = PrincipalKind.ACCOUNT_MEMBER
         else:
             kind = PrincipalKind.API_KEY
@@ -220,30 +219,3 @@ class TenantResolver:
         return TenantContext(
             PrincipalKind.ACCOUNT_ADMIN, state.account_id, user_id, acting_as=True, token_hash=token_hash
         )
-
-
-def _ui_cookie_key(headers: Headers) -> str | None:
-    """The virtual key inside LiteLLM's UI session cookie (HS256 JWT signed with the master key)."""
-    cookie = headers.get("cookie")
-    if not cookie or "token=" not in cookie:
-        return None
-    from http.cookies import SimpleCookie
-
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(cookie)
-    except Exception:
-        return None
-    morsel = jar.get("token")
-    master = litellm_adapter.master_key() or os.environ.get("LITELLM_MASTER_KEY")
-    if morsel is None or not master:
-        return None
-    from authlib.jose import JoseError, jwt
-
-    try:
-        claims = jwt.decode(morsel.value, master)
-        claims.validate()
-    except (JoseError, ValueError):
-        return None
-    key = claims.get("key")
-    return key if isinstance(key, str) else None

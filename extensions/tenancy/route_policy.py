@@ -11,7 +11,7 @@ real app (lazy feature routers included) and fails on any route missing from the
 a LiteLLM upgrade cannot open a route silently.
 
 No LiteLLM import here: the route list comes in through :meth:`RoutePolicy.unclassified`
-and :meth:`RoutePolicy.stale` (``litellm_adapter.iter_routes`` produces it).
+and :meth:`RoutePolicy.stale` (``litellm.iter_routes`` produces it).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class Classification:
 
 
 class RouteLike(Protocol):
-    """What the policy needs of a route (``litellm_adapter.RouteInfo`` fits)."""
+    """What the policy needs of a route (``litellm.RouteInfo`` fits)."""
 
     @property
     def path(self) -> str: ...

@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import openai
 
+from extensions import litellm
+
 __all__ = ["AccountWorld", "build_account"]
 
 
@@ -54,7 +56,9 @@ def _ui_session(base_url: str, admin: httpx.Client, user_id: str, email: str) ->
     """A member's admin-UI session, the way a person gets one: invitation, password, login."""
     import jwt
 
-    _ok(admin.post("/user/new", json={"user_id": user_id, "user_email": email, "user_role": "internal_user"}))
+    _ok(
+        admin.post("/user/new", json={"user_id": user_id, "user_email": email, "user_role": litellm.ROLE_INTERNAL_USER})
+    )
     link = _ok(admin.post("/invitation/new", json={"user_id": user_id}))["id"]
     onboarding = _ok(httpx.get(f"{base_url}/onboarding/get_token", params={"invite_link": link}, timeout=30))
     onboarding_key = jwt.decode(onboarding["token"], options={"verify_signature": False})["key"]
@@ -133,7 +137,7 @@ def build_account(
             json={
                 "user_id": member_user,
                 "user_email": f"member@{slug}.example",
-                "user_role": "internal_user",
+                "user_role": litellm.ROLE_INTERNAL_USER,
                 "teams": [team["team_id"]],
             },
         )

@@ -63,7 +63,7 @@ def migration_rows(dsn: str) -> list[asyncpg.Record]:
 
 
 def shipped_count() -> int:
-    from extensions.litellm_adapter import shipped_migrations_dir
+    from extensions.litellm import shipped_migrations_dir
 
     return sum(1 for p in shipped_migrations_dir().iterdir() if (p / "migration.sql").is_file())
 

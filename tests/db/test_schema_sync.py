@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from extensions.db.schema_sync import build_root_schema
-from extensions.litellm_adapter import litellm_schema_path
+from extensions.litellm import litellm_schema_path
 from extensions.tenancy.tables import TABLES, TableClass, litellm_models
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,7 +3,7 @@
 Cases are generated: the fields come from LiteLLM's own request models (``LiteLLM_Params``,
 ``ModelInfo``), Atrium's SSO config model and the route table (every tenant write route the
 body check covers); the reference forms from every prefix LiteLLM's secret readers
-dereference (``litellm_adapter.secret_reference_prefixes()``) in the spellings a filter may
+dereference (``litellm.secret_reference_prefixes()``) in the spellings a filter may
 miss. Every case must be a 400 naming the field, and nothing may be stored.
 """
 
@@ -25,7 +25,7 @@ import httpx
 import pytest
 from litellm.types.router import LiteLLM_Params, ModelInfo
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.app import served_routes
 from extensions.models.naming import ACCOUNT_KEY, PUBLIC_NAME_KEY, internal_name
 from extensions.routes.sso_config import SsoConfigIn
@@ -40,7 +40,7 @@ ENV_NAME = "LITELLM_MASTER_KEY"
 
 def _forms() -> list[str]:
     forms: list[str] = []
-    for prefix in litellm_adapter.secret_reference_prefixes():
+    for prefix in litellm.secret_reference_prefixes():
         forms += [f"{prefix}{ENV_NAME}", f"{prefix.upper()}{ENV_NAME}", f"  {prefix}{ENV_NAME}"]
     env = f"os.environ/{ENV_NAME}"
     forms += [env.replace("/", "%2F"), env.replace("/", "%252F"), f"x-{env}", "\uff4fs.environ/" + ENV_NAME]
@@ -234,7 +234,7 @@ def test_management_writes_refuse_references_and_logging_callbacks(
     forms = itertools.cycle(FORMS)
     callback_keys = itertools.cycle(
         k
-        for k in ["logging", "callback_settings", *litellm_adapter.dynamic_callback_params()]
+        for k in ["logging", "callback_settings", *litellm.dynamic_callback_params()]
         if k != "turn_off_message_logging"  # a privacy switch: only ever reduces logging
     )
     with account_a.client(proxy.base_url, getattr(account_a, principal)) as client:

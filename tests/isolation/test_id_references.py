@@ -28,7 +28,7 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.app import served_routes
 from extensions.routes.replacements import HANDLERS
 from extensions.tenancy import references as refs
@@ -41,9 +41,7 @@ from extensions.testing.tenants import AccountWorld
 POLICY = load_policy()
 ROUTES = served_routes(include_lazy=True)  # also installs Atrium's routers on LiteLLM's app
 DEPENDANTS = {
-    (method, info.path): dep
-    for info, dep in litellm_adapter.route_dependants(litellm_adapter.proxy_app())
-    for method in info.methods
+    (method, info.path): dep for info, dep in litellm.route_dependants(litellm.proxy_app()) for method in info.methods
 }
 TENANT_TABLES = tables_of(TableClass.TENANT)
 _PATH_PARAM = re.compile(r"\{([^}:]+)(?::[^}]+)?\}")
@@ -320,7 +318,7 @@ def _unclassified_model_fields(template: str, model: type[BaseModel], seen: set[
 def test_every_id_like_parameter_is_classified() -> None:
     """LiteLLM's request models (adapter list), tenant routes' bodies, tenant/replaced routes' params."""
     unclassified: set[str] = set()
-    for model in litellm_adapter.request_models().values():
+    for model in litellm.request_models().values():
         unclassified.update(_unclassified_model_fields("", model, set()))
     for method, template, cls in _open_routes():
         if cls not in ("tenant", "replaced"):

@@ -20,7 +20,7 @@ import httpx
 import jwt
 import pytest
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.tenancy.conflicts import CLAIMS, Mode
 from extensions.tenancy.route_policy import load_policy
 from extensions.testing.proxy_process import ProxyProcess
@@ -97,7 +97,7 @@ def test_same_customer_id_in_two_accounts_is_two_customers(
 def _llm_locations() -> list[tuple[str, dict[str, str], dict[str, Any]]]:
     """Every place LiteLLM reads an end-user id from, checked against LiteLLM's own extractor."""
     cases: list[tuple[str, dict[str, str], dict[str, Any]]] = []
-    for header in sorted(litellm_adapter.end_user_header_names()):
+    for header in sorted(litellm.end_user_header_names()):
         cases.append((f"header:{header}", {header: "{id}"}, {}))
     for name, body in (
         ("user", {"user": "{id}"}),
@@ -125,7 +125,7 @@ def _fill(value: Any, customer: str) -> Any:
 def test_location_is_one_litellm_reads(where: str, headers: dict[str, str], body: dict[str, Any]) -> None:
     """The generated locations are real: LiteLLM's extractor finds the id in each."""
     filled_headers, filled_body = _fill(headers, "probe"), _fill(body, "probe")
-    assert litellm_adapter.end_user_id_of(filled_body, filled_headers) == "probe", where
+    assert litellm.end_user_id_of(filled_body, filled_headers) == "probe", where
 
 
 # The account's row for a public customer id, whatever id LiteLLM stored it under.
@@ -329,7 +329,7 @@ def _body(route: str, path: tuple[str, ...], value: str, world: AccountWorld) ->
 def _holder(dsn: str, columns: list[tuple[str, str]], value: str) -> list[tuple[str, str, str | None]]:
     hits = []
     for table, column in columns:
-        for candidate in (value, litellm_adapter.hash_token(value)):
+        for candidate in (value, litellm.hash_token(value)):
             rows = _run(_fetch(dsn, f'SELECT account_id FROM "{table}" WHERE "{column}" = $1', candidate))
             rows += _run(_fetch(dsn, f'SELECT account_id FROM "{table}" WHERE "{column}" LIKE $1', f"%/{candidate}"))
             hits += [(table, column, r["account_id"]) for r in rows]

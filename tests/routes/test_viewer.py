@@ -21,7 +21,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from extensions.app import install
 from extensions.auth import access
-from extensions.litellm_adapter import proxy_app
+from extensions.litellm import proxy_app
 from extensions.routes import deps
 from extensions.routes.replacements import Replacements
 from extensions.testing.proxy_process import ProxyProcess

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from extensions import litellm_adapter
+from extensions import litellm
 from extensions.tenancy import config_values as cv
 
 MASTER = "LITELLM_MASTER_KEY"
@@ -15,7 +15,7 @@ MASTER = "LITELLM_MASTER_KEY"
 def reference_forms() -> list[str]:
     """Every prefix LiteLLM's secret readers understand, in the spellings a filter might miss."""
     forms: list[str] = []
-    for prefix in litellm_adapter.secret_reference_prefixes():
+    for prefix in litellm.secret_reference_prefixes():
         forms += [f"{prefix}{MASTER}", f"{prefix.upper()}{MASTER}", f"  {prefix}{MASTER}", f"\t{prefix}{MASTER}"]
     env = f"os.environ/{MASTER}"
     forms += [
@@ -35,7 +35,7 @@ ALLOWED = sorted(cv.allowed_litellm_params())
 
 
 def test_the_allow_list_comes_from_litellm_and_excludes_the_dangerous_fields() -> None:
-    declared = litellm_adapter.declared_litellm_params()
+    declared = litellm.declared_litellm_params()
     assert {"api_key", "api_base", "model", "mock_response", "vertex_credentials"} <= set(ALLOWED)
     assert set(ALLOWED) - declared <= {"temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens", "stop",
                                        "seed", "frequency_penalty", "presence_penalty", "n", "reasoning_effort",
@@ -101,7 +101,7 @@ def test_management_bodies_refuse_references_anywhere(form: str) -> None:
     cv.check_management_body({"password": form, "metadata": {"turn_off_message_logging": True}})
 
 
-CALLBACK_KEYS = ["logging", "callback_settings", "success_callback", *litellm_adapter.dynamic_callback_params()]
+CALLBACK_KEYS = ["logging", "callback_settings", "success_callback", *litellm.dynamic_callback_params()]
 
 
 @pytest.mark.parametrize("key", [k for k in CALLBACK_KEYS if k != "turn_off_message_logging"])

@@ -19,7 +19,7 @@ from starlette.routing import compile_path
 
 from extensions.app import served_routes
 from extensions.errors import ConfigurationError
-from extensions.litellm_adapter import RouteInfo
+from extensions.litellm import RouteInfo
 from extensions.tenancy.route_policy import (
     DEFAULT_POLICY_PATH,
     RouteClass,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from starlette.datastructures import Headers
 
-from extensions import litellm_adapter as adapter
+from extensions import litellm as adapter
 
 ATRIUM = str(Path(sys.executable).parent / "atrium")
 

@@ -1,0 +1,141 @@
+"""Everything Atrium knows about LiteLLM beyond its public HTTP surface, behind one package.
+
+No other module imports ``litellm`` (``tests/litellm/test_import_boundary.py`` enforces it).
+Each private module covers one concern and lists the internals it touches in its
+``INTERNALS``: ``_contract`` (pinned versions, the check doctor/serve run), ``_auth``
+(credentials, hashing, end users), ``_ui`` (UI sessions and their cookie), ``_roles``
+(LiteLLM's role names), ``_app`` (app, routes, Prisma client, callbacks, errors), ``_router``
+(router, deployments, provider object ids), ``_secrets`` (encryption, secret references) and
+``_sql`` (the raw statements the raw SQL guard admits, checked against the installed source).
+This module only hands on the names other modules use.
+"""
+
+from __future__ import annotations
+
+from extensions.litellm._app import (
+    RouteInfo,
+    custom_logger_class,
+    is_proxy_exception,
+    iter_routes,
+    prisma_client,
+    proxy_app,
+    proxy_error_body,
+    proxy_exception,
+    proxy_exception_body,
+    request_models,
+    route_dependants,
+    wrap_prisma_db,
+)
+from extensions.litellm._auth import (
+    api_key_from_headers,
+    api_key_from_query,
+    end_user_header_names,
+    end_user_id_of,
+    hash_password,
+    hash_token,
+    master_key,
+    query_key_allowed,
+    query_key_wins,
+)
+from extensions.litellm._base import Internal
+from extensions.litellm._contract import (
+    CONTRACT,
+    INTERNALS,
+    Contract,
+    assert_compatible,
+    compatibility_problems,
+    litellm_schema_path,
+    shipped_migrations_dir,
+)
+from extensions.litellm._roles import (
+    ROLE_INTERNAL_USER,
+    ROLE_INTERNAL_USER_VIEWER,
+    ROLE_PROXY_ADMIN,
+    ROLE_PROXY_ADMIN_VIEWER,
+)
+from extensions.litellm._router import (
+    ObjectRef,
+    declared_litellm_params,
+    decode_object_id,
+    llm_router,
+    vector_store_registered,
+)
+from extensions.litellm._secrets import (
+    decrypt_secret,
+    dynamic_callback_params,
+    encrypt_secret,
+    secret_reference_prefixes,
+)
+from extensions.litellm._sql import (
+    REVIEWED_STATEMENTS,
+    ReviewedStatement,
+    SqlSite,
+    issued_sql,
+    normalise_sql,
+    reviewed_statement,
+    statement_problems,
+)
+from extensions.litellm._ui import (
+    UI_SESSION_COOKIE,
+    UI_SESSION_TEAM,
+    mint_ui_session,
+    set_ui_session_cookie,
+    ui_session_key,
+)
+
+__all__ = [
+    "CONTRACT",
+    "INTERNALS",
+    "REVIEWED_STATEMENTS",
+    "ROLE_INTERNAL_USER",
+    "ROLE_INTERNAL_USER_VIEWER",
+    "ROLE_PROXY_ADMIN",
+    "ROLE_PROXY_ADMIN_VIEWER",
+    "UI_SESSION_COOKIE",
+    "UI_SESSION_TEAM",
+    "Contract",
+    "Internal",
+    "ObjectRef",
+    "ReviewedStatement",
+    "RouteInfo",
+    "SqlSite",
+    "api_key_from_headers",
+    "api_key_from_query",
+    "assert_compatible",
+    "compatibility_problems",
+    "custom_logger_class",
+    "declared_litellm_params",
+    "decode_object_id",
+    "decrypt_secret",
+    "dynamic_callback_params",
+    "encrypt_secret",
+    "end_user_header_names",
+    "end_user_id_of",
+    "hash_password",
+    "hash_token",
+    "is_proxy_exception",
+    "issued_sql",
+    "iter_routes",
+    "litellm_schema_path",
+    "llm_router",
+    "master_key",
+    "mint_ui_session",
+    "normalise_sql",
+    "prisma_client",
+    "proxy_app",
+    "proxy_error_body",
+    "proxy_exception",
+    "proxy_exception_body",
+    "query_key_allowed",
+    "query_key_wins",
+    "request_models",
+    "reviewed_statement",
+    "route_dependants",
+    "secret_reference_prefixes",
+    "set_ui_session_cookie",
+    "shipped_migrations_dir",
+    "statement_problems",
+    "ui_session_key",
+    "vector_store_registered",
+    "wrap_prisma_db",
+]
