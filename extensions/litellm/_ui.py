@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, Final
 
-from authlib.jose import JoseError, jwt
-
 from extensions.litellm._auth import master_key
 from extensions.litellm._base import Internal, proxy_server
 
@@ -113,6 +111,8 @@ def ui_session_key(headers: Mapping[str, str]) -> str | None:
     master = master_key() or os.environ.get("LITELLM_MASTER_KEY")
     if morsel is None or not master:
         return None
+    from authlib.jose import JoseError, jwt  # imported when needed: authlib.jose warns on import
+
     try:
         claims = jwt.decode(morsel.value, master)
         claims.validate()

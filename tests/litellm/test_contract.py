@@ -1,4 +1,4 @@
-"""Contract tests: every LiteLLM internal the adapter touches, against the installed LiteLLM."""
+"""Contract tests: every LiteLLM internal ``extensions.litellm`` touches, against the installed LiteLLM."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 from starlette.datastructures import Headers
 
 from extensions import litellm as adapter
+from extensions.litellm._base import resolve
 
 ATRIUM = str(Path(sys.executable).parent / "atrium")
 
@@ -25,7 +26,9 @@ def test_installed_litellm_matches_contract() -> None:
 
 @pytest.mark.parametrize("internal", adapter.INTERNALS, ids=lambda i: f"{i.module}.{i.attribute}")
 def test_internal_exists_with_expected_signature(internal: adapter.Internal) -> None:
-    target = adapter._resolve(internal)
+    target = resolve(internal)
+    if internal.value is not None:
+        assert getattr(target, "value", target) == internal.value
     if internal.parameters is not None:
         assert tuple(inspect.signature(target).parameters) == internal.parameters
 
@@ -207,6 +210,44 @@ def test_ui_session_pieces_have_the_shape_mint_ui_session_uses() -> None:
     params = inspect.signature(keys.generate_key_helper_fn).parameters
     assert {"request_type", "duration", "user_id", "team_id", "user_role", "metadata", "llm_router"} <= set(params)
     assert adapter.UI_SESSION_TEAM == "litellm-dashboard"
+
+
+def test_ui_session_key_reads_the_cookie_litellm_encodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    master = "sk-master-key-for-contract-test-000"
+    monkeypatch.setenv("LITELLM_MASTER_KEY", master)  # before start-up LiteLLM has no master key yet
+    login = importlib.import_module("litellm.proxy.auth.login_utils")
+    result = login.LoginResult(
+        user_id="u1", key="sk-inside", user_email=None, user_role=adapter.ROLE_INTERNAL_USER, login_method="sso",
+        password_reset_required=False,
+    )  # fmt: skip
+    cookie = login.encode_ui_session_jwt(login.create_ui_token_object(result, {}, False), master)
+    assert adapter.ui_session_key(Headers(headers={"cookie": f"a=b; token={cookie}"})) == "sk-inside"
+    forged = login.encode_ui_session_jwt(login.create_ui_token_object(result, {}, False), "sk-not-the-master-key")
+    assert adapter.ui_session_key(Headers(headers={"cookie": f"token={forged}"})) is None
+    assert adapter.ui_session_key(Headers(headers={"cookie": "token=not-a-jwt"})) is None
+    assert adapter.ui_session_key(Headers(headers={})) is None
+
+
+def test_role_constants_are_litellms_own_role_values() -> None:
+    from litellm.proxy._types import LitellmUserRoles
+
+    assert adapter.ROLE_PROXY_ADMIN == LitellmUserRoles.PROXY_ADMIN.value
+    assert adapter.ROLE_PROXY_ADMIN_VIEWER == LitellmUserRoles.PROXY_ADMIN_VIEW_ONLY.value
+    assert adapter.ROLE_INTERNAL_USER == LitellmUserRoles.INTERNAL_USER.value
+    assert adapter.ROLE_INTERNAL_USER_VIEWER == LitellmUserRoles.INTERNAL_USER_VIEW_ONLY.value
+
+
+def test_a_changed_constant_is_a_compatibility_problem() -> None:
+    from extensions.litellm._base import Internal
+    from extensions.litellm._contract import _internal_problem
+
+    ok = Internal("litellm.proxy._types", "LitellmUserRoles.PROXY_ADMIN", value=adapter.ROLE_PROXY_ADMIN)
+    assert _internal_problem(ok) is None
+    renamed = Internal("litellm.proxy._types", "LitellmUserRoles.PROXY_ADMIN", value="admin")
+    assert "expected 'admin', found 'proxy_admin'" in (_internal_problem(renamed) or "")
+    assert any("max_ui_session_budget" in i.attribute for i in adapter.INTERNALS)
 
 
 # -- Provider objects: LiteLLM's id encodings, decoded through the adapter ----------------------

@@ -1,58 +1,159 @@
-"""The raw SQL guard refuses what the Prisma wrapper cannot scope."""
+"""The raw SQL guard refuses what the Prisma wrapper cannot scope.
+
+Every statement here is read out of the installed LiteLLM (``extensions.litellm.issued_sql``),
+not copied by hand, so the guard is tested on exactly what LiteLLM sends. The argument checks
+run against the session's real, migrated database.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
 import pytest
 
+from extensions import litellm
+from extensions.runtime import runtime
 from extensions.tenancy.context import PrincipalKind, TenantContext, system_context, tenant_context
 from extensions.tenancy.raw_sql import RawSqlRefused, guard_raw_sql, raw_sql_reviewed
 
-KEY_AUTH = """
-    SELECT
-        v.*,
-        t.spend AS team_spend, -- a comment
-        t.max_budget AS team_max_budget
-    FROM "LiteLLM_VerificationToken" AS v
-    LEFT JOIN "LiteLLM_TeamTable" AS t ON v.team_id = t.team_id
-    WHERE v.token = $1
-"""
+
+def _installed(name: str) -> str:
+    """The statement's text as the installed LiteLLM issues it (its first reviewed call site)."""
+    (text, *_rest) = litellm.issued_sql(litellm.reviewed_statement(name).sites[0])
+    return text
+
+
+KEY_AUTH = _installed("key_auth_combined_view")
+USER_LOCK = _installed("user_rows_lock")
+DETACH = _installed("detach_team_from_users")
+STRIP = _installed("strip_deleted_teams_from_users")
+# An unreviewed statement of the installed LiteLLM: every user of every account, by spend.
+(ALL_USERS,) = [
+    text
+    for text in litellm.issued_sql(
+        litellm.SqlSite("litellm.proxy.utils", "PrismaClient.get_data", "query_raw", "sql_query")
+    )
+    if "json_agg(v.key_alias)" in text
+]
 SPEND = 'SELECT * FROM "LiteLLM_SpendLogs" WHERE "startTime" > $1'
-TENANT = TenantContext(PrincipalKind.ACCOUNT_ADMIN, "acct-a", token_hash="hash")
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """The guard's own pool (``runtime.pool``) on the session database, as in a worker."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    assert pool is not None
+    previous, runtime.pool = runtime.pool, pool
+    try:
+        yield pool
+    finally:
+        runtime.pool = previous
+        await pool.close()
+
+
+async def _account_with(pool: asyncpg.Pool) -> tuple[str, str, str]:
+    """A new account with one team and one user: ``(account_id, team_id, user_id)``."""
+    account, suffix = str(uuid.uuid4()), uuid.uuid4().hex[:8]
+    await pool.execute('INSERT INTO "Atrium_Account" (account_id, name, slug) VALUES ($1, $1, $1)', account)
+    await pool.execute('INSERT INTO "LiteLLM_TeamTable" (team_id, account_id) VALUES ($1, $2)', f"t-{suffix}", account)
+    await pool.execute('INSERT INTO "LiteLLM_UserTable" (user_id, account_id) VALUES ($1, $2)', f"u-{suffix}", account)
+    return account, f"t-{suffix}", f"u-{suffix}"
+
+
+def _tenant(account: str, token_hash: str = "hash") -> TenantContext:
+    return TenantContext(PrincipalKind.ACCOUNT_ADMIN, account, token_hash=token_hash)
+
+
+def test_statements_come_from_the_installed_source() -> None:
+    assert '"LiteLLM_VerificationToken" AS v' in KEY_AUTH and "WHERE v.token = $1" in KEY_AUTH
+    assert "LiteLLM_UserTable" in USER_LOCK and "FOR UPDATE" in USER_LOCK
+    assert "array_remove(teams, $1)" in DETACH and "kept.team_id" in STRIP
+    assert not any(s.pattern.match(litellm.normalise_sql(ALL_USERS)) for s in litellm.REVIEWED_STATEMENTS)
 
 
 async def test_tenant_raw_sql_on_tenant_tables_is_refused() -> None:
-    with tenant_context(TENANT), pytest.raises(RawSqlRefused) as info:
-        await guard_raw_sql(SPEND, ["2026-01-01"])
-    assert info.value.status == 403
+    for sql in (ALL_USERS, SPEND):
+        with tenant_context(_tenant("acct-a")), pytest.raises(RawSqlRefused) as info:
+            await guard_raw_sql(sql, [100, 0])
+        assert info.value.status == 403
 
 
-async def test_reviewed_key_auth_statement_is_allowed() -> None:
-    with tenant_context(TENANT):
-        await guard_raw_sql(KEY_AUTH, ["hash"])
-
-
-async def test_key_auth_for_someone_elses_token_is_refused() -> None:
-    with tenant_context(TENANT), pytest.raises(RawSqlRefused):
+async def test_key_auth_is_allowed_for_the_callers_own_key_only() -> None:
+    with tenant_context(_tenant("acct-a", token_hash="own-hash")):
+        await guard_raw_sql(KEY_AUTH, ["own-hash"])
+    with tenant_context(_tenant("acct-a", token_hash="own-hash")), pytest.raises(RawSqlRefused):
         await guard_raw_sql(KEY_AUTH, ["another-hash"])
 
 
-async def test_key_auth_shape_with_other_predicate_is_refused() -> None:
-    with tenant_context(TENANT), pytest.raises(RawSqlRefused):
-        await guard_raw_sql(KEY_AUTH.replace("WHERE v.token = $1", "WHERE v.token = $1 OR true"), ["hash"])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("WHERE v.token = $1", "WHERE v.token = $1 OR true"),
+        ("WHERE v.token = $1", "WHERE true OR v.token = $1"),
+        (
+            "WHERE v.token = $1",
+            'WHERE v.token = $1 UNION SELECT v.* FROM "LiteLLM_VerificationToken" AS v WHERE v.token = $1',
+        ),
+        ('FROM "LiteLLM_VerificationToken" AS v', 'FROM (SELECT * FROM "LiteLLM_VerificationToken") AS v'),
+    ],
+    ids=["or-after", "or-before", "union", "subquery"],
+)
+async def test_key_auth_shape_widened_is_refused(old: str, new: str) -> None:
+    assert old in KEY_AUTH
+    with tenant_context(_tenant("acct-a", token_hash="own-hash")), pytest.raises(RawSqlRefused):
+        await guard_raw_sql(KEY_AUTH.replace(old, new), ["own-hash"])
+
+
+async def test_user_lock_needs_the_accounts_own_users(db: asyncpg.Pool) -> None:
+    account, _team, user = await _account_with(db)
+    _other, _other_team, foreign_user = await _account_with(db)
+    with tenant_context(_tenant(account)):
+        await guard_raw_sql(USER_LOCK, [[user]])
+        with pytest.raises(RawSqlRefused):
+            await guard_raw_sql(USER_LOCK, [[user, foreign_user]])
+
+
+async def test_detach_and_strip_need_the_accounts_own_team_and_users(db: asyncpg.Pool) -> None:
+    account, team, user = await _account_with(db)
+    _other, foreign_team, foreign_user = await _account_with(db)
+    with tenant_context(_tenant(account)):
+        await guard_raw_sql(DETACH, [team, [user]])
+        await guard_raw_sql(STRIP, [[team]])
+        for args in ([foreign_team, [user]], [team, [foreign_user]]):
+            with pytest.raises(RawSqlRefused):
+                await guard_raw_sql(DETACH, args)
+        with pytest.raises(RawSqlRefused):
+            await guard_raw_sql(STRIP, [[team, foreign_team]])
+
+
+async def test_the_admitted_key_lookup_returns_only_the_named_row(db: asyncpg.Pool) -> None:
+    """The reviewed text is real SQL over this schema, and it names one key."""
+    account, team, user = await _account_with(db)
+    own, other = uuid.uuid4().hex, uuid.uuid4().hex
+    for token in (own, other):
+        await db.execute(
+            'INSERT INTO "LiteLLM_VerificationToken" (token, team_id, user_id) VALUES ($1, $2, $3)', token, team, user
+        )
+    with tenant_context(_tenant(account, token_hash=own)):
+        await guard_raw_sql(KEY_AUTH, [own])
+    rows = await db.fetch(KEY_AUTH, own)
+    assert [r["token"] for r in rows] == [own]
 
 
 async def test_non_tenant_tables_are_not_checked() -> None:
-    with tenant_context(TENANT):
+    with tenant_context(_tenant("acct-a")):
         await guard_raw_sql('SELECT param_value FROM "LiteLLM_Config" WHERE param_name = $1', ["general_settings"])
         await guard_raw_sql("SELECT 1", [])
 
 
 async def test_unrestricted_and_reviewed_routes_pass() -> None:
     with system_context():
-        await guard_raw_sql(SPEND, [])
+        await guard_raw_sql(ALL_USERS, [100, 0])
     token = raw_sql_reviewed.set(True)
     try:
-        with tenant_context(TENANT):
-            await guard_raw_sql(SPEND, [])
+        with tenant_context(_tenant("acct-a")):
+            await guard_raw_sql(ALL_USERS, [100, 0])
     finally:
         raw_sql_reviewed.reset(token)
