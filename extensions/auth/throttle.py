@@ -25,7 +25,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -35,7 +35,7 @@ from starlette.requests import Request
 from extensions.auth.errors import IdentityError
 from extensions.auth.trusted_header import trusted_proxy_networks
 from extensions.errors import AtriumError
-from extensions.settings import SigninLimits, redis_url_from_env
+from extensions.settings import Settings, SigninLimits, redis_url_from_env
 
 __all__ = [
     "Purpose",
@@ -222,23 +222,27 @@ class SigninThrottle:
         if self._redis is None and self.redis_url:
             import redis.asyncio as redis
 
-            self._redis = redis.from_url(self.redis_url)
+            # Bounded: a Redis that hangs must cost a sign-in seconds (then local counting), not minutes.
+            self._redis = redis.from_url(self.redis_url, socket_timeout=2, socket_connect_timeout=2)
         return self._redis
 
-    async def _shared(self, operation: str, *args: Any) -> int | None:
-        """Run one Redis operation; None when there is no Redis or it failed (then count locally)."""
+    async def _shared(self, call: Callable[[Any], Awaitable[Any]]) -> int | None:
+        """One Redis call; None when there is no Redis or it failed (the caller then counts locally)."""
         client = self._client()
         if client is None:
             return None
         from redis.exceptions import RedisError
 
         try:
-            if operation == "ttl":
-                return max(int(await client.ttl(args[0])), 0)
-            return int(await client.eval(_BUMP_LUA, 2, *args))
+            return int(await call(client))
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("redis failed while counting sign-ins; using this worker's counters", extra={"error": str(exc)})
             return None
+
+    async def _bump(self, counter: str, block: str, limit: int, block_seconds: int) -> int:
+        window = self.limits.window_seconds
+        shared = await self._shared(lambda r: r.eval(_BUMP_LUA, 2, counter, block, limit, window, block_seconds))
+        return shared if shared is not None else self._local.bump(counter, block, limit, window, block_seconds)
 
     async def admit(self, purpose: Purpose, scope: str, ident: str) -> None:
         limit = self._limit(purpose, scope)
@@ -246,12 +250,10 @@ class SigninThrottle:
             return
         counter, block = self.keys(purpose, scope, ident)
         if purpose.counts_failures:
-            shared = await self._shared("ttl", block)
+            shared = await self._shared(lambda r: r.ttl(block))
             blocked = max(shared or 0, self._local.blocked(block))
         else:
-            args = (counter, block, limit, self.limits.window_seconds, self._block_seconds(purpose))
-            shared = await self._shared("bump", *args)
-            blocked = shared if shared is not None else self._local.bump(counter, block, *args[2:])
+            blocked = await self._bump(counter, block, limit, self._block_seconds(purpose))
         if blocked > 0:
             log.warning(
                 "sign-in throttled",
@@ -264,15 +266,8 @@ class SigninThrottle:
         if limit == 0:
             return
         counter, block = self.keys(purpose, scope, ident)
-        args = (counter, block, limit, self.limits.window_seconds, self._block_seconds(purpose))
-        if await self._shared("bump", *args) is None:
-            self._local.bump(counter, block, *args[2:])
+        await self._bump(counter, block, limit, self._block_seconds(purpose))
         log.info("sign-in failure counted", extra={"purpose": purpose.slug, "scope": scope, "pid": os.getpid()})
-
-    async def aclose(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
-            self._redis = None
 
 
 _throttle: SigninThrottle | None = None
@@ -283,6 +278,8 @@ def signin_throttle() -> SigninThrottle:
     global _throttle
     if _throttle is None:
         _throttle = SigninThrottle(SigninLimits.from_env(), redis_url_from_env())
+        if _throttle.redis_url is None and Settings().workers > 1:
+            log.warning("no Redis: each worker counts sign-ins on its own, so the limits hold per worker")
     return _throttle
 
 

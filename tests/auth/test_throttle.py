@@ -9,6 +9,7 @@ session) never meet it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import re
@@ -23,7 +24,8 @@ import httpx
 import pytest
 from tests_support_config import gateway_config
 
-from extensions.auth.throttle import UNKNOWN_SOURCE, source_address
+from extensions.auth.throttle import UNKNOWN_SOURCE, Purpose, SigninThrottle, SigninThrottled, source_address
+from extensions.settings import SigninLimits
 from extensions.testing.fake_upstream import FakeUpstream
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.smtp import MailCatcher
@@ -129,6 +131,24 @@ def test_forwarded_for_counts_only_behind_a_trusted_proxy(monkeypatch: pytest.Mo
     assert source_address(None, forwarded) == UNKNOWN_SOURCE
     monkeypatch.delenv("ATRIUM_TRUSTED_PROXIES")
     assert source_address("10.9.0.1", forwarded) == "10.9.0.1"  # default: trust nobody's header
+
+
+def test_without_redis_each_worker_still_limits() -> None:
+    """The in-process fallback (no Redis, or Redis down) keeps the same rules within one worker."""
+    limits = SigninLimits(failures_per_address=2, failures_per_account=3, block_seconds=30)
+    throttle = SigninThrottle(limits, redis_url=None)
+
+    async def scenario() -> None:
+        for _ in range(2):
+            await throttle.admit(Purpose.INVITATION, "addr", "192.0.2.1")
+            await throttle.record_failure(Purpose.INVITATION, "addr", "192.0.2.1")
+        with pytest.raises(SigninThrottled) as refused:
+            await throttle.admit(Purpose.INVITATION, "addr", "192.0.2.1")
+        assert 0 < refused.value.retry_after <= 30 and refused.value.headers["Retry-After"]
+        await throttle.admit(Purpose.INVITATION, "addr", "192.0.2.2")  # another address
+        await throttle.admit(Purpose.SSO_CALLBACK, "addr", "192.0.2.1")  # another surface
+
+    asyncio.run(scenario())
 
 
 # -- failures: refused past the limit, per address ----------------------------------------------
