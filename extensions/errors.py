@@ -55,6 +55,11 @@ class AtriumError(Exception):
         self.hint = hint
         self.details = details
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides the body (``Retry-After`` on a 429); none by default."""
+        return {}
+
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.hint:

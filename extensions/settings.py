@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
-__all__ = ["DEV_MASTER_KEY", "ENV_VARS", "Settings"]
+from extensions.errors import ConfigurationError
+
+__all__ = ["DEV_MASTER_KEY", "ENV_VARS", "Settings", "SigninLimits", "redis_url_from_env"]
 
 DEV_MASTER_KEY = "sk-atrium-dev-master-key"
 
@@ -32,7 +35,8 @@ ENV_VARS: dict[str, str] = {
     "SUPER_ADMIN_EMAILS": "Comma-separated emails that become super admins when they sign in through a trusted SSO.",
     "ATRIUM_PUBLIC_URL": "External base URL for SSO redirects and invitation links (default: the request's).",
     "ATRIUM_OIDC_TIMEOUT": "Seconds to wait for an identity provider (discovery, JWKS, token) (default 5).",
-    "ATRIUM_TRUSTED_PROXIES": "Comma-separated IPs/CIDRs of auth proxies whose X-Forwarded-Email is trusted.",
+    "ATRIUM_TRUSTED_PROXIES": "Comma-separated IPs/CIDRs of proxies whose X-Forwarded-Email and X-Forwarded-For are "
+    "trusted (default: none).",
     "ATRIUM_TRUSTED_EMAIL_HEADER": "Header the auth proxy puts the signed-in email in (default X-Forwarded-Email).",
     "ATRIUM_SMTP_HOST": "SMTP server for invitation mail (per-account override: account settings smtp.*).",
     "ATRIUM_SMTP_PORT": "SMTP port (default 587).",
@@ -41,6 +45,14 @@ ENV_VARS: dict[str, str] = {
     "ATRIUM_SMTP_FROM": "Sender address of invitation mail (default atrium@localhost).",
     "ATRIUM_SMTP_STARTTLS": "true | false: STARTTLS on connect (default true when ATRIUM_SMTP_USER is set).",
     "ATRIUM_INVITATION_TTL_HOURS": "Hours an invitation link stays valid (default 72).",
+    # Sign-in throttling (extensions/auth/throttle.py), per surface, per source address and per account.
+    "ATRIUM_SIGNIN_WINDOW_SECONDS": "Window sign-in failures and attempts are counted in (default 60).",
+    "ATRIUM_SIGNIN_BLOCK_SECONDS": "How long an address or account is refused after too many failures (default 300).",
+    "ATRIUM_SIGNIN_MAX_FAILURES_PER_ADDRESS": "Failed sign-ins (bad invitation, refused SSO callback or trusted "
+    "header) per source address, per surface and window before 429 (default 10; 0: no limit).",
+    "ATRIUM_SIGNIN_MAX_FAILURES_PER_ACCOUNT": "The same per account, from every address (default 50; 0: no limit).",
+    "ATRIUM_SIGNIN_MAX_ATTEMPTS_PER_ADDRESS": "SSO starts and email look-ups per address and window (default 60).",
+    "ATRIUM_SIGNIN_MAX_ATTEMPTS_PER_ACCOUNT": "SSO starts and email look-ups per account and window (default 300).",
     # Egress (extensions/egress): addresses an account's configuration may make the gateway call.
     "ATRIUM_EGRESS_ALLOW": "Comma list of CIDRs and/or host[:port] accounts may point models and IdPs at, "
     "beyond public addresses (default: none; loopback, private and link-local are refused).",
@@ -50,6 +62,55 @@ ENV_VARS: dict[str, str] = {
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw else default
+
+
+def _limit(name: str, default: int) -> int:
+    try:
+        value = _int(name, default)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} is not a number", hint=f"set {name} to a whole number") from exc
+    if value < 0:
+        raise ConfigurationError(f"{name} is negative", hint=f"set {name} to 0 or more")
+    return value
+
+
+def redis_url_from_env() -> str | None:
+    """``REDIS_URL``, else LiteLLM's ``REDIS_HOST``/``REDIS_PORT``/``REDIS_PASSWORD`` (one Redis for both)."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        return url
+    host = os.environ.get("REDIS_HOST")
+    if not host:
+        return None
+    password = os.environ.get("REDIS_PASSWORD")
+    auth = f":{quote(password, safe='')}@" if password else ""
+    return f"redis://{auth}{host}:{os.environ.get('REDIS_PORT') or 6379}"
+
+
+@dataclass(frozen=True)
+class SigninLimits:
+    """Sign-in throttle limits. The defaults follow LiteLLM's Admin UI login throttle (10 failures
+    per address in 60 s, then 300 s blocked); attempts (no failure to count) get a looser limit,
+    since an office behind one address starts SSO many times a minute on a Monday morning."""
+
+    window_seconds: int = 60
+    block_seconds: int = 300
+    failures_per_address: int = 10
+    failures_per_account: int = 50
+    attempts_per_address: int = 60
+    attempts_per_account: int = 300
+
+    @classmethod
+    def from_env(cls) -> SigninLimits:
+        d = cls()
+        return cls(
+            window_seconds=max(_limit("ATRIUM_SIGNIN_WINDOW_SECONDS", d.window_seconds), 1),
+            block_seconds=max(_limit("ATRIUM_SIGNIN_BLOCK_SECONDS", d.block_seconds), 1),
+            failures_per_address=_limit("ATRIUM_SIGNIN_MAX_FAILURES_PER_ADDRESS", d.failures_per_address),
+            failures_per_account=_limit("ATRIUM_SIGNIN_MAX_FAILURES_PER_ACCOUNT", d.failures_per_account),
+            attempts_per_address=_limit("ATRIUM_SIGNIN_MAX_ATTEMPTS_PER_ADDRESS", d.attempts_per_address),
+            attempts_per_account=_limit("ATRIUM_SIGNIN_MAX_ATTEMPTS_PER_ACCOUNT", d.attempts_per_account),
+        )
 
 
 @dataclass

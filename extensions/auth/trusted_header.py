@@ -14,18 +14,19 @@ import os
 
 from extensions.auth.errors import LoginRejected
 
-__all__ = ["trusted_email"]
+__all__ = ["trusted_email", "trusted_proxy_networks"]
 
 DEFAULT_HEADER = "X-Forwarded-Email"
 
 
-def _networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+def trusted_proxy_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The operator's proxies; the sign-in throttle reads X-Forwarded-For only from them."""
     raw = os.environ.get("ATRIUM_TRUSTED_PROXIES", "")
     return [ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip()]
 
 
 def trusted_email(peer: str | None, headers: dict[str, str]) -> str:
-    networks = _networks()
+    networks = trusted_proxy_networks()
     if not networks:
         raise LoginRejected(
             "trusted-header sign-in is not enabled", hint="set ATRIUM_TRUSTED_PROXIES to the auth proxy's addresses"

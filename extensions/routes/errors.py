@@ -12,7 +12,9 @@ __all__ = ["install_error_handlers", "to_response"]
 
 
 def to_response(error: AtriumError) -> JSONResponse:
-    return JSONResponse(error.response_body(request_id_var.get()), status_code=error.status)
+    return JSONResponse(
+        error.response_body(request_id_var.get()), status_code=error.status, headers=error.headers or None
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

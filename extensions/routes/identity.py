@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from extensions.auth.errors import LoginRejected, SsoNotConfigured
 from extensions.auth.login_routing import login_page, normalise_email, resolve_login
 from extensions.auth.oidc_config import OidcConfig
+from extensions.auth.oidc_flow import LoginState
 from extensions.auth.service import IdentityServices, identity_services
 from extensions.auth.sessions import (
     Identity,
@@ -26,8 +27,9 @@ from extensions.auth.sessions import (
     provision_super_admin,
     super_admin_emails,
 )
+from extensions.auth.throttle import Purpose, SigninGuard, claimed_account_key, request_guard
 from extensions.auth.trusted_header import trusted_email
-from extensions.errors import AtriumError
+from extensions.errors import AtriumError, NotFound, RequestError
 from extensions.routes.deps import require_database
 
 __all__ = ["get_identity_router"]
@@ -87,40 +89,89 @@ async def _sso_redirect(request: Request, email: str | None, account: str | None
     return await services.flow.start(config, _callback_url(request), hint)
 
 
+async def _callback_identity(services: IdentityServices, login: LoginState, code: str, iss: str | None) -> Identity:
+    """The callback's checks after the state: issuer, account, id_token, email; then provisioning."""
+    config = await _enabled_config(services, login.account_id)
+    if iss is not None and iss != config.issuer:
+        # RFC 9207: the response names the IdP that sent it; another IdP's code is a mix-up attack.
+        raise LoginRejected(f"the response comes from issuer {iss!r}", hint="start the sign-in again")
+    await check_account_active(services.pool, login.account_id)
+    claims = await services.flow.finish(config, login, code)
+    email = claims.get("email")
+    if not isinstance(email, str) or "@" not in email:
+        raise LoginRejected("the id_token carries no email", hint="request the email scope at the IdP")
+    email = normalise_email(email)
+    if email.rsplit("@", 1)[1] not in config.allowed_domains:
+        raise LoginRejected(
+            f"{email} is outside the domains this account allows",
+            hint="sign in with an address of an allowed domain; no session was created",
+        )
+    if email in super_admin_emails() and config.super_admin_trusted:
+        return await provision_super_admin(services.pool, email)
+    return await _identity_for(services, login.account_id, email, role_from_claims(config, claims))
+
+
+async def _by_email(guard: SigninGuard, email: str) -> None:
+    """Check (and count) the account of ``email``'s domain; a malformed address counts for the address only."""
+    try:
+        cleaned = normalise_email(email)
+    except RequestError:
+        return  # the handler refuses it
+    account_id = await identity_services().configs.account_for_email(cleaned)
+    await guard.account(claimed_account_key(account_id, cleaned.rsplit("@", 1)[1]))
+
+
+async def _slug_key(ref: str) -> str:
+    try:
+        account_id: str | None = (await identity_services().accounts.get(ref)).account_id
+    except NotFound:
+        account_id = None
+    return claimed_account_key(account_id, "slug:" + ref)
+
+
 def get_identity_router() -> APIRouter:
     router = APIRouter(tags=["Atrium identity"], dependencies=[Depends(require_database)])
 
     @router.post("/v2/login/resolve", summary="Email-first login: password or the account's SSO, and where to go")
-    async def login_resolve(body: ResolveIn) -> dict[str, Any]:
-        return await resolve_login(identity_services().configs, body.email)
+    async def login_resolve(body: ResolveIn, request: Request) -> dict[str, Any]:
+        async with request_guard(Purpose.RESOLVE, request) as guard:
+            await _by_email(guard, body.email)
+            return await resolve_login(identity_services().configs, body.email)
 
     @router.get("/atrium/login", response_class=HTMLResponse, include_in_schema=False)
     async def login_form() -> HTMLResponse:
         return HTMLResponse(login_page())
 
     @router.post("/atrium/login", include_in_schema=False)
-    async def login_form_post(email: str = Form("")) -> Response:
+    async def login_form_post(request: Request, email: str = Form("")) -> Response:
         try:
-            answer = await resolve_login(identity_services().configs, email)
+            async with request_guard(Purpose.RESOLVE, request) as guard:
+                await _by_email(guard, email)
+                answer = await resolve_login(identity_services().configs, email)
         except AtriumError as exc:
-            return HTMLResponse(login_page(exc.message), status_code=exc.status)
+            return HTMLResponse(login_page(exc.message), status_code=exc.status, headers=exc.headers or None)
         return RedirectResponse(answer["redirect_url"], status_code=303)
 
     @router.get("/atrium/sso/start", summary="Redirect to the account's identity provider")
     async def sso_start(request: Request, email: str | None = None, account: str | None = None) -> RedirectResponse:
-        if not email and not account:
-            raise LoginRejected("say who signs in", hint="pass ?email=<your work email>")
-        try:
-            return RedirectResponse(await _sso_redirect(request, email, account), status_code=302)
-        except AtriumError as exc:
-            # Unauthenticated: an unknown slug or domain, an account without SSO, a suspended account
-            # and an IdP that is down all get one answer, so none of them can be told apart. The
-            # reason (with the IdP's URL) is for the operator's log only.
-            log.info("sso start refused", extra={"code": exc.code, "reason": exc.message})
-            raise SsoNotConfigured(
-                "single sign-on is not available for this address",
-                hint="sign in with your password at /ui/login, or ask your administrator",
-            ) from exc
+        async with request_guard(Purpose.SSO_START, request) as guard:
+            if not email and not account:
+                raise LoginRejected("say who signs in", hint="pass ?email=<your work email>")
+            if email:
+                await _by_email(guard, email)
+            else:
+                await guard.account(await _slug_key(str(account)))
+            try:
+                return RedirectResponse(await _sso_redirect(request, email, account), status_code=302)
+            except AtriumError as exc:
+                # Unauthenticated: an unknown slug or domain, an account without SSO, a suspended account
+                # and an IdP that is down all get one answer, so none of them can be told apart. The
+                # reason (with the IdP's URL) is for the operator's log only.
+                log.info("sso start refused", extra={"code": exc.code, "reason": exc.message})
+                raise SsoNotConfigured(
+                    "single sign-on is not available for this address",
+                    hint="sign in with your password at /ui/login, or ask your administrator",
+                ) from exc
 
     @router.get("/atrium/sso/callback", summary="The identity provider's redirect back: mints the UI session")
     async def sso_callback(
@@ -131,51 +182,37 @@ def get_identity_router() -> APIRouter:
         error_description: str | None = None,
         iss: str | None = None,
     ) -> RedirectResponse:
-        services = identity_services()
-        if not state:
-            raise LoginRejected("the callback carries no state", hint="start the sign-in again from /atrium/login")
-        login = await services.flow.consume_state(state)  # consumed even when the IdP reports an error
-        if error:
-            raise LoginRejected(
-                f"the identity provider refused the sign-in: {error}",
-                hint=error_description or "check your access at the IdP, then try again",
-            )
-        if not code:
-            raise LoginRejected("the callback carries no code", hint="start the sign-in again")
-        config = await _enabled_config(services, login.account_id)
-        if iss is not None and iss != config.issuer:
-            # RFC 9207: the response names the IdP that sent it; another IdP's code is a mix-up attack.
-            raise LoginRejected(f"the response comes from issuer {iss!r}", hint="start the sign-in again")
-        await check_account_active(services.pool, login.account_id)
-        claims = await services.flow.finish(config, login, code)
-        email = claims.get("email")
-        if not isinstance(email, str) or "@" not in email:
-            raise LoginRejected("the id_token carries no email", hint="request the email scope at the IdP")
-        email = normalise_email(email)
-        if email.rsplit("@", 1)[1] not in config.allowed_domains:
-            raise LoginRejected(
-                f"{email} is outside the domains this account allows",
-                hint="sign in with an address of an allowed domain; no session was created",
-            )
-        if email in super_admin_emails() and config.super_admin_trusted:
-            identity = await provision_super_admin(services.pool, email)
-        else:
-            identity = await _identity_for(services, login.account_id, email, role_from_claims(config, claims))
-        log.info("sso sign-in", extra={"user_id": identity.user_id, "account": identity.account_id})
-        return await mint_session_redirect(request, identity)
+        async with request_guard(Purpose.SSO_CALLBACK, request) as guard:
+            services = identity_services()
+            if not state:
+                raise LoginRejected("the callback carries no state", hint="start the sign-in again from /atrium/login")
+            login = await services.flow.consume_state(state)  # consumed even when the IdP reports an error
+            await guard.account(login.account_id)
+            if error:
+                raise LoginRejected(
+                    f"the identity provider refused the sign-in: {error}",
+                    hint=error_description or "check your access at the IdP, then try again",
+                )
+            if not code:
+                raise LoginRejected("the callback carries no code", hint="start the sign-in again")
+            identity = await _callback_identity(services, login, code, iss)
+            log.info("sso sign-in", extra={"user_id": identity.user_id, "account": identity.account_id})
+            return await mint_session_redirect(request, identity)
 
     @router.get("/atrium/login/proxy", summary="Sign in with the email an auth proxy forwards (trusted addresses only)")
     async def login_via_proxy(request: Request) -> RedirectResponse:
-        services = identity_services()
-        peer = request.client.host if request.client else None
-        email = normalise_email(trusted_email(peer, dict(request.headers)))
-        if email in super_admin_emails():
-            identity = await provision_super_admin(services.pool, email)
-        else:
-            account_id = await services.configs.account_for_email(email)
-            if account_id is None:
-                raise LoginRejected(f"{email} belongs to no account", hint="ask the super admin to add your domain")
-            identity = await _identity_for(services, account_id, email, None)
-        return await mint_session_redirect(request, identity)
+        async with request_guard(Purpose.TRUSTED_HEADER, request) as guard:
+            services = identity_services()
+            peer = request.client.host if request.client else None
+            email = normalise_email(trusted_email(peer, dict(request.headers)))
+            if email in super_admin_emails():
+                identity = await provision_super_admin(services.pool, email)
+            else:
+                account_id = await services.configs.account_for_email(email)
+                await guard.account(claimed_account_key(account_id, email.rsplit("@", 1)[1]))
+                if account_id is None:
+                    raise LoginRejected(f"{email} belongs to no account", hint="ask the super admin to add your domain")
+                identity = await _identity_for(services, account_id, email, None)
+            return await mint_session_redirect(request, identity)
 
     return router

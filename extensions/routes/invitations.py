@@ -25,6 +25,7 @@ from extensions.auth.invitations import Invitation, InvitationStore, invitation_
 from extensions.auth.mailer import send_invitation, smtp_settings
 from extensions.auth.service import IdentityServices, identity_services
 from extensions.auth.sessions import Identity, check_account_active, mint_session_redirect, provision
+from extensions.auth.throttle import Purpose, SigninGuard, claimed_account_key, request_guard
 from extensions.errors import NotFound
 from extensions.routes.deps import require_database
 from extensions.tenancy.accounts import Account
@@ -52,13 +53,15 @@ def _accept_link(request: Request, account: Account, token: str) -> str:
     return base.rstrip("/") + "/atrium/invitation/accept?" + urlencode({"account": account.slug, "token": token})
 
 
-async def _account(services: IdentityServices, ref: str) -> Account:
+async def _account(services: IdentityServices, ref: str, guard: SigninGuard) -> Account:
     try:
         account = await services.accounts.get(ref)
     except NotFound as exc:
+        await guard.account(claimed_account_key(None, "slug:" + ref))
         raise InvitationInvalid(
             "this invitation link is not valid", hint="ask your account admin for a new one"
         ) from exc
+    await guard.account(account.account_id)
     await check_account_active(services.pool, account.account_id)
     return account
 
@@ -117,31 +120,33 @@ def get_invitations_router() -> APIRouter:
         return {"invitations": [i.public() for i in await _store(identity_services()).list(ctx.account_id)]}
 
     @router.get("/accept", summary="Open an invitation link", response_model=None)
-    async def invitation_open(account: str, token: str) -> Response:
-        services = identity_services()
-        target = await _account(services, account)
-        store = _store(services)
-        invitation = await store.check(target.account_id, token)
-        config = await services.configs.get(target.account_id)
-        domain = invitation.email.rsplit("@", 1)[1]
-        if config is not None and config.enabled and domain in config.allowed_domains:
-            # SSO accounts: the IdP proves who this is; the invitation only places them in the account.
-            await _join(services, await store.consume(target.account_id, token))
-            return RedirectResponse("/atrium/sso/start?" + urlencode({"email": invitation.email}), status_code=303)
-        return HTMLResponse(_password_page(target, token, invitation.email))
+    async def invitation_open(account: str, token: str, request: Request) -> Response:
+        async with request_guard(Purpose.INVITATION, request) as guard:
+            services = identity_services()
+            target = await _account(services, account, guard)
+            store = _store(services)
+            invitation = await store.check(target.account_id, token)
+            config = await services.configs.get(target.account_id)
+            domain = invitation.email.rsplit("@", 1)[1]
+            if config is not None and config.enabled and domain in config.allowed_domains:
+                # SSO accounts: the IdP proves who this is; the invitation only places them in the account.
+                await _join(services, await store.consume(target.account_id, token))
+                return RedirectResponse("/atrium/sso/start?" + urlencode({"email": invitation.email}), status_code=303)
+            return HTMLResponse(_password_page(target, token, invitation.email))
 
     @router.post("/accept", summary="Accept an invitation with a new password", response_model=None)
     async def invitation_accept(
         request: Request, account: str = Form(...), token: str = Form(...), password: str = Form(...)
     ) -> Response:
-        services = identity_services()
-        target = await _account(services, account)
-        store = _store(services)
-        if len(password) < MIN_PASSWORD:
-            invitation = await store.check(target.account_id, token)
-            page = _password_page(target, token, invitation.email, f"use at least {MIN_PASSWORD} characters")
-            return HTMLResponse(page, status_code=400)
-        identity = await _join(services, await store.consume(target.account_id, token))
+        async with request_guard(Purpose.INVITATION, request) as guard:
+            services = identity_services()
+            target = await _account(services, account, guard)
+            store = _store(services)
+            if len(password) < MIN_PASSWORD:
+                invitation = await store.check(target.account_id, token)
+                page = _password_page(target, token, invitation.email, f"use at least {MIN_PASSWORD} characters")
+                return HTMLResponse(page, status_code=400)
+            identity = await _join(services, await store.consume(target.account_id, token))
         hashed = await asyncio.to_thread(litellm.hash_password, password)  # scrypt: off the event loop
         await services.pool.execute(
             'UPDATE "LiteLLM_UserTable" SET password = $2 WHERE user_id = $1', identity.user_id, hashed

@@ -182,6 +182,7 @@ async def _litellm_error(send: Send, refusal: OnboardingRefusal, request_id: str
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (REQUEST_ID_HEADER.encode(), request_id.encode()),
+                *((name.lower().encode(), value.encode()) for name, value in refusal.headers.items()),
             ],
         }
     )
@@ -325,7 +326,10 @@ class AccountMiddleware:
         if not is_ws and (method, _route_path(scope)) in ONBOARDING_ROUTES:
             parsed, receive = await _json_body(scope, headers, receive, llm=False)
             try:
-                await check_onboarding(method, _route_path(scope), scope.get("query_string", b""), parsed)
+                peer = scope["client"][0] if scope.get("client") else None
+                await check_onboarding(
+                    method, _route_path(scope), scope.get("query_string", b""), parsed, peer=peer, headers=headers
+                )
             except OnboardingRefusal as refusal:
                 await _litellm_error(send, refusal, request_id)
                 return

@@ -7,13 +7,18 @@ invitation row that names another account's user (forged, or written before the 
 check existed) would hand over that user. The middleware calls :func:`check_onboarding`
 first: the invitation's account must be its user's account and active, and the claimed
 ``user_id`` must be the invitation's. Refusals use LiteLLM's own error body.
+
+A link is a credential, so wrong guesses (unknown or refused links) count against the sign-in
+throttle per source address and per account, like Atrium's own invitation acceptance.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from extensions.auth.throttle import Purpose, SigninGuard, SigninThrottled, signin_guard
 from extensions.runtime import runtime
 
 __all__ = ["ONBOARDING_ROUTES", "OnboardingRefusal", "check_onboarding"]
@@ -27,11 +32,12 @@ ONBOARDING_ROUTES: dict[tuple[str, str], str] = {
 class OnboardingRefusal(Exception):
     """Why an onboarding request is refused; rendered in LiteLLM's error shape by the middleware."""
 
-    def __init__(self, message: str, status: int, param: str) -> None:
+    def __init__(self, message: str, status: int, param: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.param = param
+        self.headers = headers or {}
 
 
 def _link(method: str, path: str, query_string: bytes, body: Any) -> tuple[str, Any]:
@@ -41,14 +47,27 @@ def _link(method: str, path: str, query_string: bytes, body: Any) -> tuple[str, 
     return param, body.get(param) if isinstance(body, dict) else None
 
 
-async def check_onboarding(method: str, path: str, query_string: bytes, body: Any) -> None:
+async def check_onboarding(
+    method: str, path: str, query_string: bytes, body: Any, *, peer: str | None, headers: Mapping[str, str]
+) -> None:
     """Raise :class:`OnboardingRefusal` unless the invitation may be used; unknown links pass
-    (LiteLLM answers them itself)."""
+    (LiteLLM answers them itself). ``peer`` and ``headers`` give the source address to throttle."""
     if (method, path) not in ONBOARDING_ROUTES:
         return
     param, link = _link(method, path, query_string, body)
     if not isinstance(link, str) or not link:
         return  # LiteLLM rejects the malformed request itself
+    try:
+        async with signin_guard(Purpose.ONBOARDING, peer, headers) as guard:
+            await _check(guard, method, body, param, link)
+    except SigninThrottled as exc:
+        # LiteLLM's own login throttle answers with this message; the UI shows it as is.
+        raise OnboardingRefusal(
+            "Too many failed sign-in attempts. Try again later.", 429, param, headers=exc.headers
+        ) from exc
+
+
+async def _check(guard: SigninGuard, method: str, body: Any, param: str, link: str) -> None:
     pool = runtime.pool
     if pool is None:
         raise OnboardingRefusal("Invitation link cannot be verified.", 503, param)
@@ -61,11 +80,22 @@ async def check_onboarding(method: str, path: str, query_string: bytes, body: An
         link,
     )
     if row is None:
+        await guard.failed()  # LiteLLM answers the unknown link; it still is a wrong guess
         return
+    if row["invitation_account"] is not None:
+        await guard.account(row["invitation_account"])
+    refusal = _refusal(row, method, body, param)
+    if refusal is not None:
+        await guard.failed()
+        raise refusal
+
+
+def _refusal(row: Any, method: str, body: Any, param: str) -> OnboardingRefusal | None:
     if row["invitation_account"] != row["user_account"]:
-        raise OnboardingRefusal("Invitation link does not exist.", 404, param)
+        return OnboardingRefusal("Invitation link does not exist.", 404, param)
     if row["invitation_account"] is not None and row["status"] != "active":
-        raise OnboardingRefusal("Invitation link does not exist.", 404, param)
+        return OnboardingRefusal("Invitation link does not exist.", 404, param)
     claimed = body.get("user_id") if isinstance(body, dict) else None
     if method == "POST" and claimed is not None and claimed != row["user_id"]:
-        raise OnboardingRefusal("Invitation link does not belong to this user.", 400, "user_id")
+        return OnboardingRefusal("Invitation link does not belong to this user.", 400, "user_id")
+    return None
