@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -31,6 +32,18 @@ _SORTABLE = {
 
 def _pool() -> Any:
     return runtime.require_pool("spend logs")
+
+
+def _timestamp(value: str | None, name: str) -> datetime | None:
+    """A date filter as asyncpg needs it: a datetime, not text (a string there failed as a 500)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise RequestError(f"Invalid {name}: {value!r}", hint="use YYYY-MM-DD or YYYY-MM-DD HH:MM:SS") from exc
+    # startTime is stored without a zone, in UTC.
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
 def _row(record: Any) -> dict[str, Any]:
@@ -91,8 +104,8 @@ def get_spend_logs_router() -> APIRouter:
         where.add("s.team_id = ?", team_id)
         where.add("s.spend >= ?", min_spend)
         where.add("s.spend <= ?", max_spend)
-        where.add('s."startTime" >= ?::timestamp', start_date)
-        where.add('s."startTime" <= ?::timestamp', end_date)
+        where.add('s."startTime" >= ?', _timestamp(start_date, "start_date"))
+        where.add('s."startTime" <= ?', _timestamp(end_date, "end_date"))
         where.add("s.status = ?", status_filter)
         where.add("(s.model = ? OR s.model_group = ? OR s.model_group = $1 || '/' || ?)", model)
         where.add("s.end_user = ?", end_user)

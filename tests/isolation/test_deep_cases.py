@@ -8,6 +8,7 @@ import asyncpg
 import httpx
 import openai
 import pytest
+from rows import diff, snapshot
 
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.tenants import AccountWorld
@@ -44,34 +45,39 @@ def test_team_and_user_lists_are_scoped(proxy: ProxyProcess, account_a: AccountW
 
 
 def test_guessing_other_accounts_ids_finds_nothing(principal: httpx.Client, account_b: AccountWorld) -> None:
+    # Each probe names an object of B: the reference check answers 404 before LiteLLM, for any principal;
+    # GET /user/info (replacement not built) and POST /key/info (unclassified) are closed: 403 before any lookup.
+    not_found, closed = (404, "not_found"), (403, "route_not_allowed")
     probes = [
-        principal.get("/key/info", params={"key": account_b.member_key}),
-        principal.get("/key/info", params={"key": account_b.member_token}),
-        principal.get("/team/info", params={"team_id": account_b.team_id}),
-        principal.get("/user/info", params={"user_id": account_b.member_user}),
-        principal.post("/key/info", json={"keys": [account_b.member_token]}),
+        (principal.get("/key/info", params={"key": account_b.member_key}), not_found),
+        (principal.get("/key/info", params={"key": account_b.member_token}), not_found),
+        (principal.get("/team/info", params={"team_id": account_b.team_id}), not_found),
+        (principal.get("/user/info", params={"user_id": account_b.member_user}), closed),
+        (principal.post("/key/info", json={"keys": [account_b.member_token]}), closed),  # unclassified
     ]
-    for response in probes:
-        assert response.status_code in (400, 401, 403, 404), (
-            f"{response.request.url}: {response.status_code} {response.text}"
-        )
+    for response, (status, code) in probes:
+        assert response.status_code == status, f"{response.request.url}: {response.status_code} {response.text}"
+        assert response.json()["error"]["code"] == code, response.text
         assert not leaks(response, account_b), response.request.url
 
 
 def test_list_filters_naming_other_accounts_ids(principal: httpx.Client, account_b: AccountWorld) -> None:
-    for params in (
-        {"team_id": account_b.team_id},
-        {"user_id": account_b.member_user},
-        {"key_alias": "bravo-member-key"},
-    ):
+    # Ids of B: refused by the reference check (404) before LiteLLM filters anything.
+    for params in ({"team_id": account_b.team_id}, {"user_id": account_b.member_user}):
         response = principal.get("/key/list", params={**params, "return_full_object": "true"})
+        assert response.status_code == 404, f"{params}: {response.status_code} {response.text}"
         assert not leaks(response, account_b), params
+    # An alias is not an id: the filter runs over the caller's own keys and finds none of B's.
+    response = principal.get("/key/list", params={"key_alias": "bravo-member-key", "return_full_object": "true"})
+    assert response.status_code == 200, response.text
+    assert response.json()["keys"] == [], response.text
 
 
 def test_cannot_change_or_delete_other_accounts_objects(
-    proxy: ProxyProcess, account_a: AccountWorld, account_b: AccountWorld, master_key: str
+    proxy: ProxyProcess, account_a: AccountWorld, account_b: AccountWorld, master_key: str, database_url: str
 ) -> None:
     admin = account_a.client(proxy.base_url, account_a.admin_key)
+    before = asyncio.run(snapshot(database_url, account_b.account_id))
     attempts = [
         admin.post("/key/update", json={"key": account_b.member_token, "key_alias": "hijacked"}),
         admin.post("/key/delete", json={"keys": [account_b.member_token]}),
@@ -86,8 +92,12 @@ def test_cannot_change_or_delete_other_accounts_objects(
         ),
     ]
     for response in attempts:
-        assert response.status_code != 200 or not leaks(response, account_b), response.request.url
-    # Whatever the status codes said, B's objects are untouched and still work.
+        # Each names an object of B: the reference check answers 404 and nothing of B comes back.
+        assert response.status_code == 404, f"{response.request.url}: {response.status_code} {response.text}"
+        assert not leaks(response, account_b), response.request.url
+    after = asyncio.run(snapshot(database_url, account_b.account_id))
+    assert not diff(before, after), diff(before, after)
+    # B's objects are untouched and still work.
     root = httpx.Client(base_url=proxy.base_url, headers={"Authorization": f"Bearer {master_key}"}, timeout=30)
     key_info = root.get("/key/info", params={"key": account_b.member_token}).json()["info"]
     assert key_info.get("key_alias") == "bravo-member-key" and not key_info.get("blocked")
@@ -100,15 +110,32 @@ def test_cannot_change_or_delete_other_accounts_objects(
 
 
 def test_key_cannot_move_into_other_accounts_team(
-    proxy: ProxyProcess, account_a: AccountWorld, account_b: AccountWorld
+    proxy: ProxyProcess, account_a: AccountWorld, account_b: AccountWorld, database_url: str
 ) -> None:
     admin = account_a.client(proxy.base_url, account_a.admin_key)
     moved = admin.post("/key/update", json={"key": account_a.member_token, "team_id": account_b.team_id})
-    assert moved.status_code != 200, moved.text
+    assert moved.status_code == 404, moved.text
     created = admin.post("/key/generate", json={"team_id": account_b.team_id})
-    assert created.status_code != 200, created.text
-    info = admin.get("/key/info", params={"key": account_a.member_token}).json()["info"]
-    assert info["team_id"] == account_a.team_id
+    assert created.status_code == 404, created.text
+
+    async def rows() -> tuple[str | None, int]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            team = await conn.fetchval(
+                'SELECT team_id FROM "LiteLLM_VerificationToken" WHERE token = $1', account_a.member_token
+            )
+            in_b_team = await conn.fetchval(
+                'SELECT count(*) FROM "LiteLLM_VerificationToken" '
+                "WHERE team_id = $1 AND account_id IS DISTINCT FROM $2",
+                account_b.team_id,
+                account_b.account_id,
+            )
+            return team, in_b_team
+        finally:
+            await conn.close()
+
+    # In the database: A's key is still in A's team, and no key outside B sits in B's team.
+    assert asyncio.run(rows()) == (account_a.team_id, 0)
 
 
 def test_rows_carry_the_right_account(database_url: str, account_a: AccountWorld, account_b: AccountWorld) -> None:
@@ -212,7 +239,8 @@ def test_ui_session_of_a_tenant_user_is_scoped(
     # The UI sends the session as the cookie; Atrium resolves it to the user's account.
     session = httpx.Client(base_url=proxy.base_url, cookies={"token": cookie}, timeout=30)
     me = session.get("/key/list")
-    assert me.status_code in (200, 401, 403), me.text
+    # The cookie alone is a UI session: LiteLLM reads the key from the bearer header, not the cookie.
+    assert me.status_code == 401, me.text
     assert not leaks(me, account_b)
 
     claims = jwt.decode(cookie, options={"verify_signature": False})
@@ -283,9 +311,20 @@ def test_spend_logs_ui_shows_only_the_accounts_rows(
             await conn.close()
 
     theirs = asyncio.run(one_of_theirs())
+    while not theirs and time.monotonic() < deadline + 30:  # B's spend is written asynchronously
+        time.sleep(0.5)
+        theirs = asyncio.run(one_of_theirs())
     assert theirs
     assert admin.get(f"/spend/logs/ui/{theirs}").status_code == 404
     # A filter naming B's key is refused before the handler (extensions/tenancy/references.py).
     assert admin.get("/spend/logs/ui", params={"api_key": account_b.member_token}).status_code == 404
     bad = admin.get("/spend/logs/ui", params={"sort_by": "nonsense"})
     assert bad.status_code == 400 and "sort_by" in bad.json()["error"]["message"]
+    # Date filters (the Logs page sends them) are parsed, not passed to the database as text (was a 500).
+    dated = admin.get("/spend/logs/ui", params={"start_date": "2020-01-01 00:00:00", "end_date": "2100-01-01"})
+    assert dated.status_code == 200, dated.text
+    assert mine in {row["request_id"] for row in dated.json()["data"]}
+    future = admin.get("/spend/logs/ui", params={"start_date": "2100-01-01"})
+    assert future.status_code == 200 and future.json()["data"] == [], future.text
+    bad_date = admin.get("/spend/logs/ui", params={"start_date": "yesterday"})
+    assert bad_date.status_code == 400 and "start_date" in bad_date.json()["error"]["message"]

@@ -1,265 +1,275 @@
-"""The isolation sweep, generated from the route table.
+"""The isolation sweep, generated from the route table, with every outcome stated.
 
-Every route the policy opens to tenant principals is called as account C's admin and
-member, with account D's identifiers in the path, the query and the body. No response
-may contain one of D's identifiers (unless the caller sent it), and afterwards every
-row of D is exactly as before. Every route closed to tenants answers 403. A route newly
-classified as open is swept automatically.
+Every HTTP route the app serves (``served_routes()``) gets its class from ``routes.toml``
+(``load_policy()``), and every principal of account C (admin key, viewer key, member key,
+team key, member UI session) calls it:
+
+- own: every open GET route with C's own ids (read from C's rows) in its path and id-typed
+  query parameters must answer 2xx; a 404 from a missing replacement fails here;
+- foreign: every open route that takes an id (path, query, or a top-level field of its JSON
+  body, from the served OpenAPI) is called with D's real ids in all of them: 403/404 (409
+  where the value claims a new object), which checks the deeper layers too for ids the
+  reference check does not know (models, credentials, spend log requests);
+- closed: every super_admin, unserved replaced and unclassified route: 401/403.
+
+A different answer is stated in ``EXCEPTIONS`` with its reason. Transport errors and 5xx
+fail. No response may carry an identifier of D the caller did not send (``identifiers.py``),
+and D's rows in every tenant table and every row of every global table (``tables.py``) are
+hashed before and after: nothing created, changed or deleted.
+
+``test_the_sweep_fails_on_a_broken_scope`` runs the same sweep against a second proxy whose
+policy wrongly opens one route, and shows that the sweep reports it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import re
+import hashlib
+import os
 import time
 from collections.abc import Iterator
-from datetime import UTC
+from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
+from expectations import CLAIMS, EXCEPTIONS
+from identifiers import account_identifiers
+from principals import principal_clients
+from rows import TOKEN, USER, Snapshot, diff, id_values, snapshot, value_finder
+from sweep import Call, Outcome, Route, closed_calls, foreign_calls, judge, own_calls, routes_of, run, unused
+from tests_support_config import gateway_config
 
 from extensions.app import served_routes
-from extensions.routes.replacements import HANDLERS
+from extensions.tenancy import route_policy
 from extensions.tenancy.route_policy import load_policy
+from extensions.testing.fake_upstream import FakeUpstream
 from extensions.testing.proxy_process import ProxyProcess
-from extensions.testing.tenants import AccountWorld, build_account
+from extensions.testing.tenants import AccountWorld
 
 POLICY = load_policy()
-ROUTES = served_routes(include_lazy=True)
-
-# Routes whose effect is on the caller's own credentials; swept last so they cannot
-# hide later results.
-SELF_AFFECTING = re.compile(r"^/(session/logout|key/regenerate|key/\{[^}]+\}/regenerate|logout)")
+SERVED = served_routes(include_lazy=True)
+ROUTES = routes_of(POLICY, SERVED)
+PRINCIPALS = ("admin", "viewer", "member-key", "team-key", "ui-session")
 
 
-def _http_routes(classes: set[str], *, handled: bool | None = None) -> list[tuple[str, str, str]]:
-    found: set[tuple[str, str, str]] = set()
-    for route in ROUTES:
-        if route.kind != "http":
-            continue
-        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
-            entry = POLICY.entry_for(method, route.path)
-            if entry is None or str(entry.route_class) not in classes:
-                continue
-            if handled is not None and (entry.handler in HANDLERS) is not handled:
-                continue
-            found.add((method, route.path, str(entry.route_class)))
-    return sorted(found, key=lambda r: (bool(SELF_AFFECTING.match(r[1])), r[1], r[0]))
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()  # how LiteLLM stores a virtual key
 
 
-# Replaced routes are open once Atrium serves its tenant-scoped handler for them.
-OPEN = _http_routes({"public", "llm", "tenant"}) + _http_routes({"replaced"}, handled=True)
-CLOSED = _http_routes({"super_admin"}) + _http_routes({"replaced"}, handled=False)
-
-TENANT_TABLES = [
-    "LiteLLM_VerificationToken",
-    "LiteLLM_TeamTable",
-    "LiteLLM_UserTable",
-    "LiteLLM_TeamMembership",
-    "LiteLLM_BudgetTable",
-    "LiteLLM_SpendLogs",
-    "LiteLLM_ObjectPermissionTable",
-    "LiteLLM_ProxyModelTable",
-    "LiteLLM_CredentialsTable",
-]
-
-
-def _value_for(param: str, other: AccountWorld) -> str:
-    name = param.lower()
-    if "key" in name or "token" in name:
-        return other.member_token
-    if "user" in name:
-        return other.member_user
-    if name == "model_id":
-        return str(other.extras["model_id"])
-    if "credential" in name:
-        return str(other.extras["credential_name"])
-    if "model" in name:
-        return "gpt-fake"
-    return other.team_id
-
-
-def concrete_path(template: str, other: AccountWorld) -> str:
-    return re.sub(r"\{([^}:]+)(:[^}]+)?\}", lambda m: _value_for(m.group(1), other), template)
-
-
-def foreign_query(other: AccountWorld) -> dict[str, str]:
-    # `key` / `api_key` query parameters are credentials on provider pass-through routes; a caller
-    # holding another account's key (or hash) is out of scope. Lookups by key are probed in
-    # test_deep_cases (/key/info?key=...).
+def own_overrides(world: AccountWorld) -> dict[str, dict[tuple[str, str], str]]:
+    """Each principal's own key and user, so "own data" is the caller's own, not a colleague's."""
     return {
-        "team_id": other.team_id,
-        "user_id": other.member_user,
-        "key_hash": other.member_token,
-        "account_id": other.account_id,
+        "admin": {TOKEN: world.admin_token, USER: world.admin_user},
+        "viewer": {TOKEN: _hash(str(world.extras["viewer_key"])), USER: f"{world.slug}-viewer"},
+        "member-key": {TOKEN: world.member_token, USER: world.member_user},
+        "team-key": {TOKEN: _hash(str(world.extras["team_key"]))},
+        "ui-session": {TOKEN: _hash(world.ui_session_key), USER: f"{world.slug}-ui"},
     }
 
 
-def foreign_body(other: AccountWorld) -> dict[str, Any]:
-    return {
-        "key": other.member_token,
-        "keys": [other.member_token],
-        "team_id": other.team_id,
-        "team_ids": [other.team_id],
-        "user_id": other.member_user,
-        "user_ids": [other.member_user],
-        "account_id": other.account_id,
-        "id": other.extras["model_id"],
-        "model_id": other.extras["model_id"],
-        "credential_name": other.extras["credential_name"],
-        "model": "gpt-fake",
-        "input": "x",
-        "messages": [{"role": "user", "content": "x"}],
-    }
+def sweep_calls(
+    routes: list[Route],
+    spec: dict[str, Any],
+    mine: dict[tuple[str, str], str],
+    theirs: dict[tuple[str, str], str],
+    me: AccountWorld,
+) -> tuple[list[Call], list[Call]]:
+    """(reads and closed routes, foreign calls): the first run side by side, the second in order."""
+    overrides = own_overrides(me)
+    reads = own_calls(routes, spec, {who: value_finder(mine, overrides[who]) for who in PRINCIPALS})
+    reads += closed_calls(routes, PRINCIPALS, value_finder(theirs))
+    return reads, foreign_calls(routes, spec, PRINCIPALS, value_finder(theirs))
 
 
-async def _billed(dsn: str, token: str) -> bool:
-    conn = await asyncpg.connect(dsn)
-    try:
-        spend = await conn.fetchval('SELECT spend FROM "LiteLLM_VerificationToken" WHERE token = $1', token)
-        return bool(spend)
-    finally:
-        await conn.close()
+def sweep(
+    clients: dict[str, httpx.Client],
+    routes: list[Route],
+    spec: dict[str, Any],
+    values: tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]],
+    me: AccountWorld,
+    identifiers: dict[str, str],
+) -> tuple[int, list[Outcome]]:
+    """Every planned call of ``routes``, sent; (number of calls, outcomes)."""
+    reads, foreign = sweep_calls(routes, spec, *values, me)
+    outcomes = run(clients, reads, identifiers) + run(clients, foreign, identifiers, parallel=False)
+    return len(reads) + len(foreign), outcomes
 
 
-async def _snapshot(dsn: str, account_id: str) -> dict[str, Any]:
-    """Every row of the account in the checked tables, as JSON objects."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        out: dict[str, Any] = {}
-        for table in TENANT_TABLES:
-            rows = await conn.fetch(f'SELECT to_jsonb(t)::text AS j FROM "{table}" t WHERE account_id = $1', account_id)
-            out[table] = sorted(r["j"] for r in rows)
-        return out
-    finally:
-        await conn.close()
-
-
-_ROW_KEYS = ("token", "request_id", "team_id", "user_id", "budget_id", "object_permission_id", "id")
-
-
-def _row_key(row: dict[str, Any]) -> str:
-    return next((f"{k}={row[k]}" for k in _ROW_KEYS if row.get(k) is not None), json.dumps(row, sort_keys=True))
-
-
-def _diff(before: list[str], after: list[str]) -> list[str]:
-    """Which columns of which rows changed, rows matched by their key; added and removed rows named."""
-    old = {_row_key(r): r for r in map(json.loads, before)}
-    new = {_row_key(r): r for r in map(json.loads, after)}
-    changes = [f"added {k}" for k in new.keys() - old.keys()] + [f"removed {k}" for k in old.keys() - new.keys()]
-    for key in old.keys() & new.keys():
-        a, b = old[key], new[key]
-        changes += [f"{key} {c}: {a.get(c)!r} -> {b.get(c)!r}" for c in sorted(set(a) | set(b)) if a.get(c) != b.get(c)]
-    return changes
-
-
-def _around(timeline: list[tuple[float, str]], changed: dict[str, list[str]]) -> str:
-    """The sweep requests made in the 3 seconds before each changed timestamp."""
-    from datetime import datetime
-
-    lines: list[str] = []
-    for changes in changed.values():
-        for change in changes:
-            match = re.search(r"-> '(\d{4}-\d\d-\d\dT[\d:.]+)'", change)
-            if not match:
-                continue
-            at = datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC).timestamp()
-            lines += [f"{t - at:+.2f}s {what}" for t, what in timeline if at - 3 <= t <= at + 0.5]
-    return "\n".join(lines[-40:])
+def stable_snapshot(dsn: str, account_id: str) -> Snapshot:
+    """The account's rows once its own set-up traffic is billed (spend is written asynchronously;
+    the per-tag daily rows of its User-Agent last)."""
+    deadline = time.monotonic() + 60
+    previous = asyncio.run(snapshot(dsn, account_id))
+    while not previous.get("LiteLLM_DailyTagSpend") and time.monotonic() < deadline:
+        time.sleep(1)
+        previous = asyncio.run(snapshot(dsn, account_id))
+    for _ in range(30):
+        time.sleep(2)
+        current = asyncio.run(snapshot(dsn, account_id))
+        if current == previous:
+            return current
+        previous = current
+    raise AssertionError("the account's rows kept changing with no traffic")
 
 
 @pytest.fixture(scope="module")
-def sweep_accounts(proxy: ProxyProcess, master_key: str) -> tuple[AccountWorld, AccountWorld]:
-    return (
-        build_account(proxy.base_url, master_key, "charlie", with_model=True),
-        build_account(proxy.base_url, master_key, "delta", with_model=True),
-    )
+def spec(proxy: ProxyProcess) -> dict[str, Any]:
+    response = httpx.get(f"{proxy.base_url}/openapi.json", timeout=60)
+    assert response.status_code == 200, response.text[:300]
+    found: dict[str, Any] = response.json()
+    return found
 
 
 @pytest.fixture(scope="module")
-def principals(
+def clients(
     proxy: ProxyProcess, sweep_accounts: tuple[AccountWorld, AccountWorld]
 ) -> Iterator[dict[str, httpx.Client]]:
-    mine, _ = sweep_accounts
-    clients = {
-        "admin": mine.client(proxy.base_url, mine.admin_key),
-        "member": mine.client(proxy.base_url, mine.member_key),
-    }
-    yield clients
-    for client in clients.values():
+    found = principal_clients(proxy.base_url, sweep_accounts[0])
+    yield found
+    for client in found.values():
         client.close()
 
 
 @pytest.fixture(scope="module")
-def before(database_url: str, sweep_accounts: tuple[AccountWorld, AccountWorld]) -> dict[str, Any]:
-    """D's rows once its own set-up traffic has been billed (spend is written asynchronously)."""
-    account_id, member_token = sweep_accounts[1].account_id, sweep_accounts[1].member_token
-    # Under load the spend writer can lag by seconds: wait for D's own chat to be billed first.
-    deadline = time.monotonic() + 60
-    while not asyncio.run(_billed(database_url, member_token)) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    previous = asyncio.run(_snapshot(database_url, account_id))
-    for _ in range(20):
-        time.sleep(3)
-        current = asyncio.run(_snapshot(database_url, account_id))
-        if current == previous:
-            return current
-        previous = current
-    raise AssertionError("account D's rows kept changing with no traffic")
+def values(
+    database_url: str, sweep_accounts: tuple[AccountWorld, AccountWorld]
+) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
+    mine, other = sweep_accounts
+    own = asyncio.run(id_values(database_url, mine.account_id, public=True))
+    return own, asyncio.run(id_values(database_url, other.account_id))
 
 
-def test_route_table_is_not_empty() -> None:
-    assert len(OPEN) > 300 and len(CLOSED) > 300
+@pytest.fixture(scope="module")
+def other_identifiers(database_url: str, sweep_accounts: tuple[AccountWorld, AccountWorld]) -> dict[str, str]:
+    other = sweep_accounts[1]
+    found = asyncio.run(account_identifiers(database_url, other.account_id))
+    for expected in (other.team_id, other.member_user, other.member_token, str(other.extras["model_id"])):
+        assert any(expected in value for value in found), f"{expected} missing from D's identifiers"
+    return found
 
 
-def test_open_routes_never_return_or_change_another_accounts_data(
-    principals: dict[str, httpx.Client],
+def test_every_served_route_is_planned(spec: dict[str, Any]) -> None:
+    """Each served HTTP route has a class, and each open route is swept by some call (no threshold to tune)."""
+    served = {(m, r.path) for r in SERVED if r.kind == "http" for m in r.methods - {"HEAD", "OPTIONS"}}
+    assert served == {(r.method, r.template) for r in ROUTES}
+    assert {r.route_class for r in ROUTES} == {"public", "llm", "tenant", "replaced", "closed"}
+    fake = {("T", "c"): "v"}
+    world = AccountWorld(
+        "s", "a", "u", "k", "t", "team", "m", "mk", "mt", "ui", "cookie", {"viewer_key": "v", "team_key": "t"}
+    )
+    reads, foreign = sweep_calls(ROUTES, spec, fake, fake, world)
+    planned = {(c.route.method, c.route.template) for c in reads + foreign}
+    # Open writes that take no id have no other account's value to carry; every other route is called.
+    unswept = [r for r in ROUTES if (r.method, r.template) not in planned and r.method == "GET"]
+    assert not unswept, unswept
+
+
+def test_open_routes_answer_as_stated_and_change_nothing_of_another_account(
+    spec: dict[str, Any],
+    clients: dict[str, httpx.Client],
+    values: tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]],
+    other_identifiers: dict[str, str],
     sweep_accounts: tuple[AccountWorld, AccountWorld],
-    before: dict[str, str | None],
     database_url: str,
 ) -> None:
-    _, other = sweep_accounts
-    leaks: list[str] = []
-    timeline: list[tuple[float, str]] = []
-    swept = 0
-    for method, template, route_class in OPEN:
-        path = concrete_path(template, other)
-        for who, client in principals.items():
-            try:
-                if method in ("GET", "DELETE"):
-                    response = client.request(method, path, params=foreign_query(other), timeout=15)
-                else:
-                    response = client.request(
-                        method, path, params=foreign_query(other), json=foreign_body(other), timeout=15
-                    )
-            except httpx.HTTPError:
-                continue  # a hung or dropped call returns nothing, so it cannot leak
-            swept += 1
-            timeline.append((time.time(), f"{who} {method} {path} -> {response.status_code}"))
-            sent = str(response.request.url) + response.request.content.decode(errors="replace")
-            found = [c for c in other.canaries if c in response.text and c not in sent]
-            if found:
-                leaks.append(f"{who} {method} {template} [{route_class}] -> {response.status_code}: {found}")
-    assert swept > len(OPEN), "the sweep did not reach the proxy"
-    assert not leaks, "cross-account data returned:\n" + "\n".join(leaks)
-    after = asyncio.run(_snapshot(database_url, other.account_id))
-    changed = {t: _diff(before[t], after[t]) for t in TENANT_TABLES if after[t] != before[t]}
-    assert not changed, f"another account's rows changed: {changed}\n" + _around(timeline, changed)
+    me, other = sweep_accounts
+    before = stable_snapshot(database_url, other.account_id)
+    assert sum(len(rows) for rows in before.values()) > 10, "account D has too few rows for the sweep to mean much"
+    count, outcomes = sweep(clients, ROUTES, spec, values, me, other_identifiers)
+    problems = judge(outcomes, EXCEPTIONS, CLAIMS) + unused(outcomes, EXCEPTIONS)
+    time.sleep(3)  # anything queued (spend, background writes) lands
+    changes = diff(before, asyncio.run(snapshot(database_url, other.account_id)))
+    assert len(outcomes) == count and count > 1000, count
+    assert not problems, f"{len(problems)} of {count} calls:\n" + "\n".join(problems[:150])
+    assert not changes, "another account's rows changed:\n" + "\n".join(changes)
 
 
-def test_closed_routes_answer_403_to_tenant_principals(
-    principals: dict[str, httpx.Client], sweep_accounts: tuple[AccountWorld, AccountWorld]
-) -> None:
-    _, other = sweep_accounts
-    wrong: list[str] = []
-    admin = principals["admin"]
-    for method, template, route_class in CLOSED:
-        response = admin.request(
-            method, concrete_path(template, other), json={} if method != "GET" else None, timeout=15
+# --- the sweep can fail: the same sweep against a proxy whose policy is deliberately broken --------
+
+BROKEN_ROUTE = "GET /v2/model/info"  # reads the process-wide router: every account's deployments
+_BROKEN_GROUP = f"""
+[[group]]
+class = "tenant"
+reason = "DELIBERATELY BROKEN by tests/isolation/test_route_table.py: this route reads every account's deployments"
+routes = ["{BROKEN_ROUTE}"]
+"""
+# Test only, never shipped: a sitecustomize.py on the second proxy's PYTHONPATH points the default
+# policy at the broken copy before Atrium loads it (there is no production hook for this).
+_SITECUSTOMIZE = """
+from pathlib import Path
+
+import extensions.tenancy.route_policy as route_policy
+
+route_policy.DEFAULT_POLICY_PATH = Path({path!r})
+"""
+
+
+def broken_policy(where: Path) -> Path:
+    """A copy of routes.toml with ``BROKEN_ROUTE`` moved from its replaced group into a tenant group."""
+    text = Path(route_policy.DEFAULT_POLICY_PATH).read_text()
+    entry = f'"{BROKEN_ROUTE}", '
+    assert text.count(entry) == 1, f"{BROKEN_ROUTE} is no longer listed once in routes.toml: pick another route"
+    path = where / "routes.toml"
+    path.write_text(text.replace(entry, "") + _BROKEN_GROUP)
+    return path
+
+
+@pytest.fixture(scope="module")
+def broken_proxy(
+    workdir: Path,
+    database_url: str,
+    redis_url: str,
+    upstream: FakeUpstream,
+    master_key: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[ProxyProcess, Path]]:
+    where = tmp_path_factory.mktemp("broken-policy")
+    policy = broken_policy(where)
+    (where / "sitecustomize.py").write_text(_SITECUSTOMIZE.format(path=str(policy)))
+    env = {"PYTHONPATH": os.pathsep.join(p for p in (str(where), os.environ.get("PYTHONPATH", "")) if p)}
+
+    def start() -> ProxyProcess:
+        server = ProxyProcess(
+            workdir,
+            database_url=database_url,
+            redis_url=redis_url,
+            master_key=master_key,
+            config=gateway_config(upstream),
+            workers=1,
+            extra_env=env,
         )
-        if response.status_code != 403:
-            wrong.append(f"{method} {template} [{route_class}] -> {response.status_code}")
-    assert not wrong, "closed routes reachable by a tenant admin:\n" + "\n".join(wrong)
+        return server.start()
+
+    try:
+        server = start()
+    except RuntimeError:  # a start under load can time out: once more, then the error stands
+        server = start()
+    yield server, policy
+    server.stop()
+
+
+def test_the_sweep_fails_on_a_broken_scope(
+    broken_proxy: tuple[ProxyProcess, Path],
+    spec: dict[str, Any],
+    values: tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]],
+    other_identifiers: dict[str, str],
+    sweep_accounts: tuple[AccountWorld, AccountWorld],
+) -> None:
+    server, policy = broken_proxy
+    me = sweep_accounts[0]
+    correct = set(ROUTES)
+    changed = [route for route in routes_of(load_policy(policy), SERVED) if route not in correct]
+    assert [f"{r.method} {r.template}" for r in changed] == [BROKEN_ROUTE]
+    clients = principal_clients(server.base_url, me)
+    try:
+        count, outcomes = sweep(clients, changed, spec, values, me, other_identifiers)
+    finally:
+        for client in clients.values():
+            client.close()
+    problems = judge(outcomes, EXCEPTIONS, CLAIMS)
+    leaks = [p for p in problems if p.startswith("LEAK") and BROKEN_ROUTE.split()[1] in p]
+    assert count and leaks, (
+        "the sweep did not report the wrongly opened route (did sitecustomize.py load? see "
+        f"{server.log_path}):\n" + "\n".join(problems)
+    )
