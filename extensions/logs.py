@@ -9,7 +9,7 @@ import time
 from contextvars import ContextVar
 from typing import Any
 
-from extensions.tenancy.context import peek_tenant
+from extensions.tenancy.context import peek_principal
 
 __all__ = ["JsonFormatter", "configure_logging", "request_id_var"]
 
@@ -20,7 +20,7 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"me
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        tenant = peek_tenant()
+        tenant = peek_principal()
         entry: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
@@ -28,7 +28,7 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
             "request_id": request_id_var.get(),
             "account_id": tenant.account_id if tenant else None,
-            "principal": str(tenant.principal) if tenant else None,
+            "principal": str(tenant.kind) if tenant else None,
         }
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         if record.exc_info:

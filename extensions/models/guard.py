@@ -19,33 +19,14 @@ from typing import Any
 from extensions import litellm
 from extensions.models import catalog
 from extensions.models.naming import FALLBACKS_KEY, entitled, public_name
-from extensions.tenancy.context import peek_tenant
+from extensions.tenancy.context import data_scope
 from extensions.tenancy.end_users import restore_public_end_user
 
-__all__ = ["CLIENT_CREDENTIAL_FIELDS", "check_deployment", "pin_request", "restricted_account", "usable_deployments"]
+__all__ = ["CLIENT_CREDENTIAL_FIELDS", "check_deployment", "pin_request", "usable_deployments"]
 
 # Body fields that would make LiteLLM use a credential or endpoint other than the
 # deployment's own (LiteLLM refuses only workload-identity credentials by itself).
 CLIENT_CREDENTIAL_FIELDS = ("litellm_credential_name", "api_key", "api_base", "base_url")
-
-
-class _Unrestricted:
-    pass
-
-
-UNRESTRICTED = _Unrestricted()
-
-
-def restricted_account() -> str | _Unrestricted | None:
-    """The account a request is pinned to (None: a global key), or UNRESTRICTED.
-
-    Outside a request (LiteLLM's own jobs) the context is the system's or absent: those
-    calls are the gateway's own, such as health checks of every deployment.
-    """
-    ctx = peek_tenant()
-    if ctx is None or ctx.unrestricted:
-        return UNRESTRICTED
-    return ctx.account_id
 
 
 def model_not_found(model: object | None) -> Exception:
@@ -96,9 +77,10 @@ def _client_fallbacks(account_id: str | None, fallbacks: object) -> list[str]:
 
 
 def pin_request(data: dict[str, Any]) -> dict[str, Any]:
-    account = restricted_account()
-    if isinstance(account, _Unrestricted):
+    scope = data_scope()  # outside a request: the gateway's own calls (health checks of every deployment)
+    if not scope.restricted:
         return data
+    account = scope.account_id  # None: a global key
     for field in CLIENT_CREDENTIAL_FIELDS:
         if data.get(field) not in (None, ""):
             raise _refused_field(field)
@@ -121,18 +103,18 @@ def pin_request(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def usable_deployments(deployments: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    account = restricted_account()
-    if isinstance(account, _Unrestricted):
+    scope = data_scope()
+    if not scope.restricted:
         return deployments
-    return [d for d in deployments if entitled(d, account)]
+    return [d for d in deployments if entitled(d, scope.account_id)]
 
 
 def check_deployment(kwargs: Mapping[str, Any]) -> None:
-    account = restricted_account()
-    if isinstance(account, _Unrestricted):
+    scope = data_scope()
+    if not scope.restricted:
         return
     info = kwargs.get("model_info")
     if not isinstance(info, Mapping) or not info:
         return  # not a router deployment (no model_info): nothing of an account's to protect
-    if not entitled(info, account):
+    if not entitled(info, scope.account_id):
         raise model_not_found(None)  # only reached if the layers above failed: name nothing

@@ -15,7 +15,7 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from extensions.tenancy.context import peek_tenant
+from extensions.tenancy.context import data_scope
 
 __all__ = ["ModelNameMasking"]
 
@@ -30,11 +30,11 @@ class ModelNameMasking:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        ctx = peek_tenant()
-        if scope["type"] != "http" or ctx is None or ctx.account_id is None:
+        data = data_scope()  # unrestricted and global-rows scopes name no account to strip
+        if scope["type"] != "http" or data.account_id is None:
             await self.app(scope, receive, send)
             return
-        prefix = f"{ctx.account_id}/".encode()
+        prefix = f"{data.account_id}/".encode()
         is_error = False
         held: list[Message] = []
 

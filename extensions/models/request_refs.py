@@ -15,8 +15,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from extensions import litellm
-from extensions.models.guard import restricted_account
 from extensions.tenancy.config_values import ConfigValueRefused, check_references, refused_litellm_params
+from extensions.tenancy.context import data_scope
 
 __all__ = ["check_request_references"]
 
@@ -53,7 +53,7 @@ def _scopes(data: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
 
 
 def check_request_references(data: Mapping[str, Any]) -> None:
-    if not isinstance(restricted_account(), str | type(None)):
+    if not data_scope().restricted:
         return  # the gateway's own calls and the super admin
     callback_params = set(litellm.dynamic_callback_params())
     provider_params = litellm.declared_litellm_params()

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from extensions.routes.deps import require_database, require_super_admin
+from extensions.routes.deps import SUPER_ADMIN, SuperAdmin, require_database
 from extensions.runtime import runtime
 from extensions.tenancy.accounts import Account, AccountStore
-from extensions.tenancy.context import TenantContext
 
 __all__ = ["get_accounts_router"]
 
@@ -53,9 +52,6 @@ class AccountResponse(BaseModel):
     updated_at: str | None
 
 
-SuperAdmin = Annotated[TenantContext, Depends(require_super_admin)]
-
-
 def _out(account: Account) -> AccountResponse:
     return AccountResponse(**asdict(account))
 
@@ -69,7 +65,7 @@ def get_accounts_router() -> APIRouter:
     router = APIRouter(
         prefix="/account",
         tags=["Atrium accounts"],
-        dependencies=[Depends(require_database), Depends(require_super_admin)],
+        dependencies=[Depends(require_database), Depends(SUPER_ADMIN)],
     )
 
     @router.post("/new", response_model=AccountResponse, summary="Create an account (tenant)")

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message
 
 from extensions import litellm
 from extensions.errors import AtriumError, ConfigurationError
-from extensions.tenancy.context import SYSTEM, system_context
+from extensions.tenancy.context import system_context
 from extensions.tenancy.middleware import DOWNSTREAM_SCOPE_KEY
 
 __all__ = ["LiteLLMAnswer", "call_litellm"]
@@ -92,7 +92,7 @@ async def call_litellm(
         "raw_path": path.encode(),
         "query_string": query_string.encode(),
         "headers": headers,
-        "state": {"atrium_tenant": SYSTEM} if as_system else dict(request.scope.get("state", {})),
+        "state": {} if as_system else dict(request.scope.get("state", {})),
         "app": request.scope.get("app"),
     }
     answer = LiteLLMAnswer(status=500)

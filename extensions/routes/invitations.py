@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import html
 import os
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -19,7 +19,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from extensions import litellm
-from extensions.auth.access import require_account_admin
 from extensions.auth.errors import InvitationInvalid, MailFailed
 from extensions.auth.invitations import Invitation, InvitationStore, invitation_ttl_hours
 from extensions.auth.mailer import send_invitation, smtp_settings
@@ -27,9 +26,8 @@ from extensions.auth.service import IdentityServices, identity_services
 from extensions.auth.sessions import Identity, check_account_active, mint_session_redirect, provision
 from extensions.auth.throttle import Purpose, SigninGuard, claimed_account_key, request_guard
 from extensions.errors import NotFound
-from extensions.routes.deps import require_database
+from extensions.routes.deps import IdentityAdmin, require_database
 from extensions.tenancy.accounts import Account
-from extensions.tenancy.context import TenantContext
 
 __all__ = ["get_invitations_router"]
 
@@ -39,9 +37,6 @@ MIN_PASSWORD = 8
 class InvitationNew(BaseModel):
     email: str = Field(description="Who to invite")
     role: str = Field("member", description="admin or member")
-
-
-AccountAdmin = Annotated[TenantContext, Depends(require_account_admin)]
 
 
 def _store(services: IdentityServices) -> InvitationStore:
@@ -95,7 +90,7 @@ def get_invitations_router() -> APIRouter:
     router = APIRouter(prefix="/atrium/invitation", tags=["Atrium identity"], dependencies=[Depends(require_database)])
 
     @router.post("/new", summary="Invite someone to the account by email (one-time, expiring link)")
-    async def invitation_new(body: InvitationNew, request: Request, ctx: AccountAdmin) -> dict[str, Any]:
+    async def invitation_new(body: InvitationNew, request: Request, ctx: IdentityAdmin) -> dict[str, Any]:
         assert ctx.account_id is not None
         services = identity_services()
         account = await services.accounts.get(ctx.account_id)
@@ -115,7 +110,7 @@ def get_invitations_router() -> APIRouter:
         return {**invitation.public(), "sent": True}
 
     @router.get("/list", summary="The account's invitations (tokens are never shown)")
-    async def invitation_list(ctx: AccountAdmin) -> dict[str, list[dict[str, Any]]]:
+    async def invitation_list(ctx: IdentityAdmin) -> dict[str, list[dict[str, Any]]]:
         assert ctx.account_id is not None
         return {"invitations": [i.public() for i in await _store(identity_services()).list(ctx.account_id)]}
 

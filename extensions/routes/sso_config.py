@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from extensions.auth.access import require_account_admin
 from extensions.auth.errors import SsoNotConfigured
 from extensions.auth.service import identity_services
 from extensions.egress import current_policy
-from extensions.routes.deps import require_database
+from extensions.routes.deps import IdentityAdmin, require_database
 from extensions.tenancy.config_values import check_references
-from extensions.tenancy.context import TenantContext
 
 __all__ = ["get_sso_config_router"]
 
@@ -30,14 +28,11 @@ class SsoConfigIn(BaseModel):
     enabled: bool = True
 
 
-AccountAdmin = Annotated[TenantContext, Depends(require_account_admin)]
-
-
 def get_sso_config_router() -> APIRouter:
     router = APIRouter(prefix="/atrium/sso", tags=["Atrium identity"], dependencies=[Depends(require_database)])
 
     @router.get("/config", summary="The account's OIDC provider (the client secret is never returned)")
-    async def sso_config_get(ctx: AccountAdmin) -> dict[str, Any]:
+    async def sso_config_get(ctx: IdentityAdmin) -> dict[str, Any]:
         assert ctx.account_id is not None
         config = await identity_services().configs.get(ctx.account_id)
         if config is None:
@@ -45,7 +40,7 @@ def get_sso_config_router() -> APIRouter:
         return config.public()
 
     @router.post("/config", summary="Create or replace the account's OIDC provider")
-    async def sso_config_set(body: SsoConfigIn, ctx: AccountAdmin) -> dict[str, Any]:
+    async def sso_config_set(body: SsoConfigIn, ctx: IdentityAdmin) -> dict[str, Any]:
         assert ctx.account_id is not None
         # The gateway calls these URLs itself (discovery, then the JWKS and token endpoints the
         # discovery document names, each checked again when called: extensions/auth/oidc_flow.py).
@@ -70,7 +65,7 @@ def get_sso_config_router() -> APIRouter:
         return config.public()
 
     @router.post("/config/delete", summary="Remove the account's OIDC provider (password login remains)")
-    async def sso_config_delete(ctx: AccountAdmin) -> dict[str, Any]:
+    async def sso_config_delete(ctx: IdentityAdmin) -> dict[str, Any]:
         assert ctx.account_id is not None
         if not await identity_services().configs.delete(ctx.account_id):
             raise SsoNotConfigured("this account has no SSO configured", hint="nothing to delete")

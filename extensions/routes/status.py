@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from extensions.callbacks import atrium_callback
 from extensions.runtime import runtime
+from extensions.tenancy.context import peek_principal
 
 __all__ = ["get_status_router"]
 
@@ -17,10 +18,10 @@ def get_status_router() -> APIRouter:
     router = APIRouter(tags=["Atrium"])
 
     @router.get("/atrium/status", summary="Atrium worker status (public, no secrets)")
-    async def atrium_status(request: Request) -> dict[str, Any]:
+    async def atrium_status() -> dict[str, Any]:
         return {
             "worker_pid": os.getpid(),
-            "middleware": "atrium_tenant" in request.scope.get("state", {}),
+            "middleware": peek_principal() is not None,  # the account middleware set one
             "started": runtime.started,
             "prisma_wrapped": runtime.prisma_wrapped,
             "callback_successes": atrium_callback.successes,

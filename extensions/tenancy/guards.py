@@ -1,9 +1,16 @@
-"""Request-body fields a tenant principal may send only after Atrium validates them.
+"""Request-body fields a tenant principal may not send, refused before LiteLLM writes anything.
 
-The route policy names them per route (``guards`` in ``routes.toml``). LiteLLM writes
-some of them with raw SQL and no ownership check (``access_group_ids`` is mirrored into
-``LiteLLM_AccessGroupTable``), so without this check one account could attach its key
-to another account's access group and inherit its models.
+The route policy names them per route (``guards`` in ``routes.toml``); the middleware runs
+:func:`check_guards` before dispatch, so a refused request leaves no row behind.
+
+``access_group_ids``: LiteLLM 1.108.7 mirrors the ids into
+``LiteLLM_AccessGroupTable.assigned_key_ids`` / ``assigned_team_ids`` with raw SQL and no
+ownership check, and auth then grants the key every model of those groups. An access group
+cannot belong to an account: every access-group route (``/access_group/*``,
+``/v1/access_group*``, ``/v1/unified_access_group*``) is ``super_admin``, so every group is
+the operator's, over the operator's shared deployments. A tenant naming one would take the
+operator's models, so a non-empty value is refused for every tenant principal (the raw SQL
+guard would refuse LiteLLM's attach statement too, but only after the key row was written).
 """
 
 from __future__ import annotations
@@ -11,9 +18,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from extensions.errors import RequestError, TenancyError
-from extensions.runtime import runtime
-from extensions.tenancy.context import TenantContext
+from extensions.errors import TenancyError
+from extensions.tenancy.context import Principal
 
 __all__ = ["GuardRefused", "check_guards"]
 
@@ -23,34 +29,22 @@ class GuardRefused(TenancyError):
     status = 403
 
 
-async def _own_access_groups(value: Any, ctx: TenantContext) -> None:
-    ids = [value] if isinstance(value, str) else list(value or [])
-    if not ids:
-        return
-    if not all(isinstance(i, str) for i in ids):
-        raise RequestError("access_group_ids must be a list of strings", hint='send e.g. ["group-id"]')
-    owned = 0
-    if runtime.pool is not None:
-        owned = await runtime.pool.fetchval(
-            'SELECT count(*) FROM "LiteLLM_AccessGroupTable" WHERE access_group_id = ANY($1::text[]) '
-            "AND account_id IS NOT DISTINCT FROM $2",
-            ids,
-            ctx.account_id,
-        )
-    if owned != len(set(ids)):
+async def _no_access_groups(value: Any, principal: Principal) -> None:
+    if value not in (None, "", []):
         raise GuardRefused(
-            "access_group_ids names an access group this account does not have",
-            hint="list your account's access groups and use their ids",
+            "access_group_ids is not available to account principals: access groups are the operator's",
+            hint="remove access_group_ids; your account's models are granted through its own model list",
+            field="access_group_ids",
         )
 
 
-async def _never(value: Any, ctx: TenantContext) -> None:
+async def _never(value: Any, principal: Principal) -> None:
     if value:
         raise GuardRefused("this field is reserved to the super admin", hint="remove it from the request")
 
 
-_VALIDATORS: dict[str, Callable[[Any, TenantContext], Awaitable[None]]] = {
-    "access_group_ids": _own_access_groups,
+_VALIDATORS: dict[str, Callable[[Any, Principal], Awaitable[None]]] = {
+    "access_group_ids": _no_access_groups,
     "new_master_key": _never,
 }
 
@@ -68,8 +62,8 @@ def _values(body: Any, field: str) -> list[Any]:
     return found
 
 
-async def check_guards(guards: tuple[str, ...], body: Any, ctx: TenantContext) -> None:
+async def check_guards(guards: tuple[str, ...], body: Any, principal: Principal) -> None:
     for field in guards:
-        validator = _VALIDATORS.get(field, _never)
+        validator = _VALIDATORS.get(field, _never)  # a guard nobody implemented refuses (fail closed)
         for value in _values(body, field):
-            await validator(value, ctx)
+            await validator(value, principal)

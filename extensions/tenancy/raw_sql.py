@@ -24,7 +24,7 @@ from typing import Any
 from extensions import litellm
 from extensions.errors import TenancyError
 from extensions.runtime import runtime
-from extensions.tenancy.context import TenantContext, peek_tenant
+from extensions.tenancy.context import Principal, current_principal, data_scope
 from extensions.tenancy.refusals import record_refusal
 from extensions.tenancy.tables import TABLES, TableClass
 
@@ -49,7 +49,7 @@ class RawSqlRefused(TenancyError):
     status = 403
 
 
-ArgCheck = Callable[[Sequence[Any], TenantContext], Awaitable[bool]]
+ArgCheck = Callable[[Sequence[Any], Principal], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def _ids(value: Any) -> list[str]:
     return [str(v) for v in value or ()]
 
 
-async def _none_foreign(table: str, column: str, values: list[str], ctx: TenantContext) -> bool:
+async def _none_foreign(table: str, column: str, values: list[str], ctx: Principal) -> bool:
     """True when no named row belongs to an account other than the principal's."""
     if not values:
         return True
@@ -81,19 +81,19 @@ async def _none_foreign(table: str, column: str, values: list[str], ctx: TenantC
     return bool(foreign == 0)
 
 
-async def _own_token(args: Sequence[Any], ctx: TenantContext) -> bool:
+async def _own_token(args: Sequence[Any], ctx: Principal) -> bool:
     return bool(args) and ctx.token_hash is not None and args[0] == ctx.token_hash
 
 
-async def _own_users(args: Sequence[Any], ctx: TenantContext) -> bool:
+async def _own_users(args: Sequence[Any], ctx: Principal) -> bool:
     return await _none_foreign("LiteLLM_UserTable", "user_id", _ids(args[0] if args else None), ctx)
 
 
-async def _own_teams(args: Sequence[Any], ctx: TenantContext) -> bool:
+async def _own_teams(args: Sequence[Any], ctx: Principal) -> bool:
     return await _none_foreign("LiteLLM_TeamTable", "team_id", _ids(args[0] if args else None), ctx)
 
 
-async def _own_team_and_users(args: Sequence[Any], ctx: TenantContext) -> bool:
+async def _own_team_and_users(args: Sequence[Any], ctx: Principal) -> bool:
     return len(args) >= 2 and await _own_teams(args[:1], ctx) and await _own_users(args[1:], ctx)
 
 
@@ -118,9 +118,9 @@ def touches_tenant_tables(sql: str) -> bool:
 
 
 async def guard_raw_sql(sql: str, args: Sequence[Any]) -> None:
-    ctx = peek_tenant()
-    if ctx is None or ctx.unrestricted or raw_sql_reviewed.get():
+    if not data_scope().restricted or raw_sql_reviewed.get():
         return
+    ctx = current_principal()  # a restricted scope is always a principal's
     if not touches_tenant_tables(sql):
         return
     normalised = litellm.normalise_sql(sql)

@@ -29,7 +29,7 @@ from starlette.types import Scope
 
 from extensions import litellm
 from extensions.errors import AccountInactive, AccountNotResolved, InvalidCredential
-from extensions.tenancy.context import PrincipalKind, TenantContext
+from extensions.tenancy.context import Principal, PrincipalKind
 
 __all__ = ["ACCOUNT_HEADER", "AccountState", "KeyRecord", "TenantResolver"]
 
@@ -161,10 +161,10 @@ class TenantResolver:
             return query_key
         return litellm.ui_session_key(headers)
 
-    async def resolve(self, scope: Scope, headers: Headers) -> TenantContext:
+    async def resolve(self, scope: Scope, headers: Headers) -> Principal:
         key = self._presented_key(scope, headers)
         if not key:
-            return TenantContext(PrincipalKind.ANONYMOUS)
+            return Principal(PrincipalKind.ANONYMOUS)
         master = litellm.master_key() or os.environ.get("LITELLM_MASTER_KEY")
         if master and hmac.compare_digest(key.encode(), master.encode()):
             return await self._super_admin(headers, token_hash=None)
@@ -175,15 +175,15 @@ class TenantResolver:
                 "a key hash is not a credential", hint="send the API key itself (it starts with sk-)"
             )
         if not key.startswith("sk-"):
-            return TenantContext(PrincipalKind.ANONYMOUS)
+            return Principal(PrincipalKind.ANONYMOUS)
         token_hash = litellm.hash_token(key)
         record = await self._key(token_hash)
         if record is None:
-            return TenantContext(PrincipalKind.ANONYMOUS)
+            return Principal(PrincipalKind.ANONYMOUS)
         if record.account_id is None:
             if record.user_role == litellm.ROLE_PROXY_ADMIN:
                 return await self._super_admin(headers, token_hash=token_hash, user_id=record.user_id)
-            return TenantContext(PrincipalKind.API_KEY, None, record.user_id, token_hash=token_hash)
+            return Principal(PrincipalKind.API_KEY, None, record.user_id, token_hash=token_hash)
         state = await self.account(record.account_id)
         if state is None:
             raise AccountNotResolved("the key's account does not exist", hint="ask your administrator for a new key")
@@ -201,14 +201,12 @@ class TenantResolver:
             kind = PrincipalKind.ACCOUNT_MEMBER
         else:
             kind = PrincipalKind.API_KEY
-        return TenantContext(kind, record.account_id, record.user_id, token_hash=token_hash)
+        return Principal(kind, record.account_id, record.user_id, token_hash=token_hash)
 
-    async def _super_admin(
-        self, headers: Headers, *, token_hash: str | None, user_id: str | None = None
-    ) -> TenantContext:
+    async def _super_admin(self, headers: Headers, *, token_hash: str | None, user_id: str | None = None) -> Principal:
         target = headers.get(ACCOUNT_HEADER)
         if not target:
-            return TenantContext(PrincipalKind.SUPER_ADMIN, None, user_id, token_hash=token_hash)
+            return Principal(PrincipalKind.SUPER_ADMIN, None, user_id, token_hash=token_hash)
         state = await self.account(target)
         if state is None or state.status == "deleted":
             raise AccountNotResolved(
@@ -216,6 +214,4 @@ class TenantResolver:
                 hint=f"check the {ACCOUNT_HEADER} header (account id or slug)",
             )
         log.info("super admin acting as account", extra={"acting_as": state.account_id})
-        return TenantContext(
-            PrincipalKind.ACCOUNT_ADMIN, state.account_id, user_id, acting_as=True, token_hash=token_hash
-        )
+        return Principal(PrincipalKind.ACCOUNT_ADMIN, state.account_id, user_id, acting_as=True, token_hash=token_hash)

@@ -16,21 +16,24 @@ and :meth:`RoutePolicy.stale` (``litellm.iter_routes`` produces it).
 
 from __future__ import annotations
 
+import copy
 import re
 import tomllib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
 from extensions.errors import ConfigurationError
+from extensions.tenancy.context import Principal
+from extensions.tenancy.decision import Classification, Decision, RouteClass, decide
 
 __all__ = [
     "DEFAULT_POLICY_PATH",
     "Classification",
+    "Decision",
     "RouteClass",
     "RouteLike",
     "RoutePolicy",
@@ -59,33 +62,8 @@ _PARAM_RE = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-zA-Z_][a-zA-Z0-9_]*))?
 DEFAULT_CACHE_SIZE = 8192
 
 
-class RouteClass(StrEnum):
-    PUBLIC = "public"  # no credentials needed
-    LLM = "llm"  # API calls with a key; model access enforced by Atrium's hooks
-    TENANT = "tenant"  # management routes whose DB access the scoped wrapper filters
-    REPLACED = "replaced"  # Atrium serves its own tenant-scoped handler (403 until it exists)
-    SUPER_ADMIN = "super_admin"  # global, unsafe or unverified for tenant principals
-
-
 # For ambiguous paths: the higher, the fewer principals may use the route.
 _STRICTNESS = {"public": 0, "llm": 1, "tenant": 2, "replaced": 3, "super_admin": 4}
-
-
-@dataclass(frozen=True, slots=True)
-class Classification:
-    """One entry of the policy: the route template it names and what the runtime must do."""
-
-    method: str  # "GET", ..., "*" (any HTTP method), "WS" or "MOUNT"
-    template: str  # the FastAPI path template, e.g. "/key/{key:path}/regenerate"
-    route_class: RouteClass
-    reason: str
-    handler: str | None = None  # replacement handler id, for RouteClass.REPLACED only
-    guards: tuple[str, ...] = ()  # body fields tenant requests may carry only once validated
-    raw_sql_reviewed: bool = False  # every raw statement the handler reaches is account-safe
-
-    @property
-    def route(self) -> str:
-        return f"{self.method} {self.template}"
 
 
 class RouteLike(Protocol):
@@ -220,6 +198,7 @@ class RoutePolicy:
 
     def __init__(self, entries: Iterable[Classification], *, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
         self.entries: tuple[Classification, ...] = tuple(entries)
+        self.served_handlers: frozenset[str] = frozenset()
         overlaps = _overlaps(self.entries)
         if overlaps:
             raise ConfigurationError(
@@ -278,6 +257,29 @@ class RoutePolicy:
         test suite checks the exact-first and mount-first rules against the real app.
         """
         return self._cached(method.upper(), path)
+
+    def serving(self, handlers: Iterable[str]) -> RoutePolicy:
+        """This policy with the replacement handlers Atrium serves; other replaced routes stay closed."""
+        served = frozenset(handlers)
+        unknown = served - set(self.handlers())
+        if unknown:
+            raise ConfigurationError(
+                f"replacement handlers {sorted(unknown)} serve no replaced route of the policy",
+                hint="classify their routes as replaced with that handler id in routes.toml",
+            )
+        view = copy.copy(self)
+        view.served_handlers = served
+        return view
+
+    def decide(self, method: str, path: str, principal: Principal) -> Decision:
+        """The one decision for a request (see :mod:`extensions.tenancy.decision`).
+
+        ``method`` and ``path`` are as for :meth:`classify`. Unrestricted principals are
+        not subject to the policy, so their requests are not classified.
+        """
+        method = method.upper()
+        classification = None if principal.unrestricted else self.classify(method, path)
+        return decide(method, path, principal, classification, self.served_handlers)
 
     def _classify(self, method: str, path: str) -> Classification | None:
         websocket = method == _WS

@@ -22,20 +22,17 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 from collections.abc import Callable
 from typing import Any
 
 from extensions.errors import NotFound, TenancyError
-from extensions.tenancy.context import TenantContext, peek_tenant
+from extensions.tenancy.context import data_scope
 from extensions.tenancy.end_users import is_shared_registry_read
 from extensions.tenancy.raw_sql import RAW_METHODS, guard_raw_sql
 from extensions.tenancy.refusals import record_refusal
 from extensions.tenancy.tables import TABLES, TableClass
 
-__all__ = ["ScopedPrisma", "restricted_scope"]
-
-log = logging.getLogger("atrium.scoped_db")
+__all__ = ["ScopedPrisma"]
 
 _TENANT_ACCESSORS: dict[str, str] = {
     name.lower(): name for name, (kind, _) in TABLES.items() if kind is TableClass.TENANT
@@ -44,13 +41,6 @@ _TEAM_TABLE = "LiteLLM_TeamTable"
 _READ_FILTERED = ("find_first", "find_first_or_raise", "find_many", "count", "group_by")
 _WRITE_FILTERED = ("update_many", "delete_many")
 _UNIQUE_READS = ("find_unique", "find_unique_or_raise")
-
-
-class _Unrestricted:
-    pass
-
-
-UNRESTRICTED = _Unrestricted()
 
 
 @functools.lru_cache(maxsize=2048)
@@ -63,17 +53,6 @@ def _signature(method: Any) -> inspect.Signature:
     """The call signature of a bound action, computed once per function (methods are rebuilt per access)."""
     function = getattr(method, "__func__", None)
     return _unbound_signature(function) if function is not None else inspect.signature(method)
-
-
-def restricted_scope(ctx: TenantContext | None) -> str | _Unrestricted | None:
-    """The account a principal is confined to: an id, None (global rows only) or UNRESTRICTED."""
-    if ctx is None:
-        # Only reachable from code not started by a request or by LiteLLM's lifespan.
-        log.warning("database access without tenant context; treated as system")
-        return UNRESTRICTED
-    if ctx.unrestricted:
-        return UNRESTRICTED
-    return ctx.account_id
 
 
 def _record_not_found(table: str) -> Exception:
@@ -115,9 +94,10 @@ class ScopedActions:
             return method
 
         async def call(*args: Any, **kwargs: Any) -> Any:
-            account = restricted_scope(peek_tenant())
-            if isinstance(account, _Unrestricted):
+            scope = data_scope()
+            if not scope.restricted:
                 return await method(*args, **kwargs)
+            account = scope.account_id
             bound = _signature(method).bind(*args, **kwargs)
             if is_shared_registry_read(self._table, name, bound.arguments):
                 return await method(*args, **kwargs)  # a process-wide cache of every account's ids
@@ -201,9 +181,10 @@ class _ScopedBatchActions:
             return method
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            account = restricted_scope(peek_tenant())
-            if isinstance(account, _Unrestricted):
+            scope = data_scope()
+            if not scope.restricted:
                 return method(*args, **kwargs)
+            account = scope.account_id
             kw = dict(_signature(method).bind(*args, **kwargs).arguments)
             if name in ("update", "delete"):
                 target = getattr(self._actions, f"{name}_many")

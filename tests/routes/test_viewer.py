@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -20,14 +20,12 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from extensions.app import install
-from extensions.auth import access
 from extensions.litellm import proxy_app
 from extensions.routes import deps
 from extensions.routes.replacements import Replacements
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.tenants import AccountWorld, build_account
 
-ADMIN_ONLY: tuple[Callable[..., Any], ...] = (deps.require_account_admin, access.require_account_admin)
 WATCHED = [
     "LiteLLM_ProxyModelTable",
     "LiteLLM_CredentialsTable",
@@ -39,7 +37,9 @@ WATCHED = [
 
 
 def _needs_admin(dependant: Any) -> bool:
-    return any(d.call in ADMIN_ONLY or _needs_admin(d) for d in dependant.dependencies)
+    return any(
+        (isinstance(d.call, deps.Requirement) and d.call.admin_only) or _needs_admin(d) for d in dependant.dependencies
+    )
 
 
 def _admin_only_routes() -> list[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""The tenant context: decided once, fails closed, restored, inherited by spawned work."""
+"""The principal: decided once, one data scope, fails closed, restored, inherited by spawned work."""
 
 from __future__ import annotations
 
@@ -6,24 +6,28 @@ import asyncio
 
 import pytest
 
-from extensions.errors import NoTenantContext
+from extensions.errors import NoTenantContext, TenancyError
 from extensions.tenancy.context import (
+    SYSTEM,
+    DataScope,
+    Principal,
     PrincipalKind,
-    TenantContext,
+    ScopeKind,
     current_account,
-    current_tenant,
-    peek_tenant,
+    current_principal,
+    data_scope,
+    peek_principal,
+    principal_context,
     system_context,
-    tenant_context,
 )
 
-A = TenantContext(PrincipalKind.ACCOUNT_ADMIN, "acct-a")
+A = Principal(PrincipalKind.ACCOUNT_ADMIN, "acct-a")
 
 
-def test_no_context_fails_closed() -> None:
-    assert peek_tenant() is None
+def test_no_principal_fails_closed() -> None:
+    assert peek_principal() is None
     with pytest.raises(NoTenantContext):
-        current_tenant()
+        current_principal()
     with pytest.raises(NoTenantContext):
         current_account()
 
@@ -33,35 +37,67 @@ def test_unscoped_principal_has_no_account() -> None:
         current_account()
 
 
-def test_context_is_restored() -> None:
-    with tenant_context(A):
+def test_principal_is_restored() -> None:
+    with principal_context(A):
         assert current_account() == "acct-a"
-        with tenant_context(TenantContext(PrincipalKind.API_KEY, "acct-b")):
+        with principal_context(Principal(PrincipalKind.API_KEY, "acct-b")):
             assert current_account() == "acct-b"
+            assert data_scope() == DataScope(ScopeKind.ACCOUNT, "acct-b")
         assert current_account() == "acct-a"
-    assert peek_tenant() is None
+    assert peek_principal() is None
 
 
-async def test_spawned_tasks_inherit_the_context() -> None:
+async def test_spawned_tasks_inherit_the_principal() -> None:
     async def which() -> str:
         await asyncio.sleep(0)
         return current_account()
 
-    with tenant_context(A):
+    with principal_context(A):
         task = asyncio.create_task(which())
     assert await task == "acct-a"
 
 
 @pytest.mark.parametrize(
-    ("ctx", "unrestricted"),
+    ("principal", "scope"),
     [
-        (TenantContext(PrincipalKind.SUPER_ADMIN), True),
-        (TenantContext(PrincipalKind.SYSTEM), True),
-        (TenantContext(PrincipalKind.ACCOUNT_ADMIN, "a", acting_as=True), False),
-        (TenantContext(PrincipalKind.API_KEY, None), False),
-        (TenantContext(PrincipalKind.ANONYMOUS), False),
+        (Principal(PrincipalKind.SUPER_ADMIN), DataScope(ScopeKind.UNRESTRICTED)),
+        (SYSTEM, DataScope(ScopeKind.UNRESTRICTED)),
+        (Principal(PrincipalKind.ACCOUNT_ADMIN, "a", acting_as=True), DataScope(ScopeKind.ACCOUNT, "a")),
+        (Principal(PrincipalKind.ACCOUNT_VIEWER, "a"), DataScope(ScopeKind.ACCOUNT, "a")),
+        (Principal(PrincipalKind.ACCOUNT_MEMBER, "a"), DataScope(ScopeKind.ACCOUNT, "a")),
+        (Principal(PrincipalKind.API_KEY, "a"), DataScope(ScopeKind.ACCOUNT, "a")),
+        (Principal(PrincipalKind.API_KEY, None), DataScope(ScopeKind.GLOBAL)),
+        (Principal(PrincipalKind.ANONYMOUS), DataScope(ScopeKind.GLOBAL)),
     ],
 )
-def test_only_super_admin_and_system_are_unrestricted(ctx: TenantContext, unrestricted: bool) -> None:
-    assert ctx.unrestricted is unrestricted
-    assert ctx.is_tenant_principal is not unrestricted
+def test_the_data_scope_is_computed_once_from_role_and_account(principal: Principal, scope: DataScope) -> None:
+    assert principal.scope == scope
+    assert principal.unrestricted is not scope.restricted
+    assert principal.is_tenant_principal is scope.restricted
+    with principal_context(principal):
+        assert data_scope() is principal.scope
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: Principal(PrincipalKind.ACCOUNT_ADMIN),
+        lambda: Principal(PrincipalKind.ACCOUNT_VIEWER),
+        lambda: Principal(PrincipalKind.ACCOUNT_MEMBER),
+        lambda: Principal(PrincipalKind.API_KEY, "a", acting_as=True),
+        lambda: Principal(PrincipalKind.SUPER_ADMIN, acting_as=True),
+    ],
+)
+def test_impossible_principals_are_refused(build: object) -> None:
+    with pytest.raises(TenancyError):
+        build()  # type: ignore[operator]
+
+
+def test_the_principal_is_immutable() -> None:
+    with pytest.raises(AttributeError):
+        A.account_id = "acct-b"  # type: ignore[misc]
+
+
+def test_outside_any_principal_the_code_is_the_gateways_own() -> None:
+    # LiteLLM callbacks on threads that do not copy the context: health checks of every deployment.
+    assert data_scope() == DataScope(ScopeKind.UNRESTRICTED)

@@ -15,8 +15,9 @@ from fastapi import APIRouter, Query
 
 from extensions.errors import NotFound, RequestError
 from extensions.models.presentation import unprefixed
+from extensions.routes.replacements.handlers import serves
 from extensions.runtime import runtime
-from extensions.tenancy.context import current_tenant
+from extensions.tenancy.context import current_principal
 
 __all__ = ["get_spend_logs_router"]
 
@@ -48,7 +49,7 @@ def _timestamp(value: str | None, name: str) -> datetime | None:
 
 def _row(record: Any) -> dict[str, Any]:
     # The account's models are logged under their router group <account_id>/<name>.
-    row: dict[str, Any] = unprefixed(current_tenant().account_id, json.loads(record["row"]))
+    row: dict[str, Any] = unprefixed(current_principal().account_id, json.loads(record["row"]))
     return row
 
 
@@ -96,7 +97,7 @@ def get_spend_logs_router() -> APIRouter:
         order = (sort_order or "desc").lower()
         if order not in ("asc", "desc"):
             raise RequestError(f"Invalid sort_order: {sort_order}", hint="use asc or desc")
-        where = _Where(current_tenant().account_id)
+        where = _Where(current_principal().account_id)
         where.add("s.api_key = ?", api_key)
         where.add('s."user" = ?', user_id)
         where.add("s.request_id = ?", request_id)
@@ -129,8 +130,8 @@ def get_spend_logs_router() -> APIRouter:
             "total_pages": math.ceil(total / page_size) if total else 0,
         }
 
-    @router.get("/spend/logs/ui")
-    @router.get("/spend/logs/v2")
+    @router.get("/spend/logs/ui", openapi_extra=serves("spend_logs_ui"))
+    @router.get("/spend/logs/v2", openapi_extra=serves("spend_logs_ui"))
     async def spend_logs_ui(
         api_key: str | None = None,
         user_id: str | None = None,
@@ -157,7 +158,7 @@ def get_spend_logs_router() -> APIRouter:
             sort_by=sort_by, sort_order=sort_order,
         )  # fmt: skip
 
-    @router.get("/spend/logs/session/ui")
+    @router.get("/spend/logs/session/ui", openapi_extra=serves("spend_logs_ui"))
     async def spend_logs_session(
         session_id: str,
         page: int = Query(1, ge=1),
@@ -169,12 +170,12 @@ def get_spend_logs_router() -> APIRouter:
             model=None, key_alias=None, end_user=None, sort_by="startTime", sort_order="asc",
         )  # fmt: skip
 
-    @router.get("/spend/logs/ui/{request_id}")
+    @router.get("/spend/logs/ui/{request_id}", openapi_extra=serves("spend_logs_ui"))
     async def spend_log_detail(request_id: str) -> dict[str, Any]:
         record = await _pool().fetchrow(
             'SELECT to_jsonb(s)::text AS row FROM "LiteLLM_SpendLogs" s '
             "WHERE s.request_id = $2 AND s.account_id IS NOT DISTINCT FROM $1",
-            current_tenant().account_id,
+            current_principal().account_id,
             request_id,
         )
         if record is None:

@@ -19,21 +19,22 @@ from extensions.models import catalog, store
 from extensions.models.presentation import present_deployment
 from extensions.routes.delegate import call_litellm
 from extensions.routes.deps import AnyTenant
-from extensions.tenancy.context import TenantContext
+from extensions.routes.replacements.handlers import serves
+from extensions.tenancy.context import Principal
 
 __all__ = ["get_model_info_router"]
 
 _ALL_PAGES = "100000"
 
 
-async def _deployments(ctx: TenantContext, body: Any) -> list[dict[str, Any]]:
+async def _deployments(ctx: Principal, body: Any) -> list[dict[str, Any]]:
     rows = body.get("data") if isinstance(body, dict) else None
     teams = await store.account_team_ids(ctx.account_id)
     shown = (present_deployment(ctx.account_id, row, teams) for row in rows or [] if isinstance(row, dict))
     return [row for row in shown if row is not None]
 
 
-async def _system_query(ctx: TenantContext, request: Request) -> dict[str, str] | None:
+async def _system_query(ctx: Principal, request: Request) -> dict[str, str] | None:
     """The caller's query for a listing read as the system; None when it names another account's team.
 
     LiteLLM filters by ``teamId`` with the system's view of every team, so a foreign team id would
@@ -46,7 +47,7 @@ async def _system_query(ctx: TenantContext, request: Request) -> dict[str, str] 
     return query
 
 
-def _listed_models(ctx: TenantContext, body: Any) -> list[dict[str, Any]]:
+def _listed_models(ctx: Principal, body: Any) -> list[dict[str, Any]]:
     seen: set[str] = set()
     shown: list[dict[str, Any]] = []
     for row in body.get("data") or [] if isinstance(body, dict) else []:
@@ -60,8 +61,8 @@ def _listed_models(ctx: TenantContext, body: Any) -> list[dict[str, Any]]:
 def get_model_info_router() -> APIRouter:
     router = APIRouter()
 
-    @router.get("/model/info")
-    @router.get("/v1/model/info")
+    @router.get("/model/info", openapi_extra=serves("model_info"))
+    @router.get("/v1/model/info", openapi_extra=serves("model_info"))
     async def model_info(request: Request, ctx: AnyTenant) -> Response:
         query = await _system_query(ctx, request)
         if query is None:
@@ -71,7 +72,7 @@ def get_model_info_router() -> APIRouter:
             return answer.relay()
         return answer.relay({"data": await _deployments(ctx, answer.json())})
 
-    @router.get("/v2/model/info")
+    @router.get("/v2/model/info", openapi_extra=serves("model_info"))
     async def model_info_v2(request: Request, ctx: AnyTenant, page: int = 1, size: int = 50) -> Response:
         page, size = max(page, 1), max(size, 1)
         query = await _system_query(ctx, request)
@@ -94,7 +95,7 @@ def get_model_info_router() -> APIRouter:
             }
         )
 
-    @router.get("/model_group/info")
+    @router.get("/model_group/info", openapi_extra=serves("model_info"))
     async def model_group_info(request: Request, ctx: AnyTenant) -> Response:
         query = dict(request.query_params)
         if query.get("model_group"):
@@ -113,10 +114,10 @@ def get_model_info_router() -> APIRouter:
                 groups.append({**row, "model_group": name})
         return answer.relay({**body, "data": groups})
 
-    @router.get("/models")
-    @router.get("/v1/models")
-    @router.get("/cursor/models")
-    @router.get("/cursor/v1/models")
+    @router.get("/models", openapi_extra=serves("model_list"))
+    @router.get("/v1/models", openapi_extra=serves("model_list"))
+    @router.get("/cursor/models", openapi_extra=serves("model_list"))
+    @router.get("/cursor/v1/models", openapi_extra=serves("model_list"))
     async def models(request: Request, ctx: AnyTenant) -> Response:
         answer = await call_litellm(request, "GET", "/v1/models", query=dict(request.query_params), as_system=False)
         if not answer.ok:
@@ -124,8 +125,8 @@ def get_model_info_router() -> APIRouter:
         body = answer.json()
         return answer.relay({**(body if isinstance(body, dict) else {}), "data": _listed_models(ctx, body)})
 
-    @router.get("/models/{model_id:path}")
-    @router.get("/v1/models/{model_id:path}")
+    @router.get("/models/{model_id:path}", openapi_extra=serves("model_list"))
+    @router.get("/v1/models/{model_id:path}", openapi_extra=serves("model_list"))
     async def one_model(model_id: str, request: Request, ctx: AnyTenant) -> Response:
         answer = await call_litellm(request, "GET", "/v1/models", as_system=False)
         if answer.ok:

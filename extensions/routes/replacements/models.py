@@ -28,8 +28,9 @@ from extensions.models.naming import (
 from extensions.models.presentation import present_deployment, unprefixed
 from extensions.routes.delegate import LiteLLMAnswer, call_litellm
 from extensions.routes.deps import AccountAdmin, json_object
+from extensions.routes.replacements.handlers import serves
 from extensions.tenancy.config_values import check_litellm_params, check_references
-from extensions.tenancy.context import TenantContext
+from extensions.tenancy.context import Principal
 
 __all__ = ["get_models_router", "model_not_found"]
 
@@ -148,7 +149,7 @@ async def _owned(account_id: str, model_id: object) -> str:
     return model_id
 
 
-def _answer(ctx: TenantContext, answer: LiteLLMAnswer) -> Response:
+def _answer(ctx: Principal, answer: LiteLLMAnswer) -> Response:
     body = answer.json()
     if answer.ok and isinstance(body, dict) and "model_name" in body:
         return answer.relay(present_deployment(ctx.account_id, body) or {})
@@ -158,7 +159,7 @@ def _answer(ctx: TenantContext, answer: LiteLLMAnswer) -> Response:
 def get_models_router() -> APIRouter:
     router = APIRouter()
 
-    @router.post("/model/new")
+    @router.post("/model/new", openapi_extra=serves("model_crud"))
     async def model_new(request: Request, ctx: AccountAdmin) -> Response:
         account = str(ctx.account_id)
         body = await json_object(request)
@@ -176,7 +177,7 @@ def get_models_router() -> APIRouter:
         rewritten["model_info"].pop("id", None)  # LiteLLM assigns ids: a chosen id could shadow another's
         return _answer(ctx, await call_litellm(request, "POST", "/model/new", json_body=rewritten, as_system=True))
 
-    async def _update(request: Request, ctx: TenantContext, path: str, model_id: object) -> Response:
+    async def _update(request: Request, ctx: Principal, path: str, model_id: object) -> Response:
         account = str(ctx.account_id)
         body = await json_object(request)
         await _owned(account, model_id)
@@ -190,25 +191,25 @@ def get_models_router() -> APIRouter:
             rewritten["litellm_params"] = params
         return _answer(ctx, await call_litellm(request, request.method, path, json_body=rewritten, as_system=True))
 
-    @router.post("/model/update")
+    @router.post("/model/update", openapi_extra=serves("model_crud"))
     async def model_update(request: Request, ctx: AccountAdmin) -> Response:
         body = await json_object(request)
         info = body.get("model_info") if isinstance(body.get("model_info"), dict) else {}
         return await _update(request, ctx, "/model/update", (info or {}).get("id"))
 
-    @router.patch("/model/{model_id}/update")
+    @router.patch("/model/{model_id}/update", openapi_extra=serves("model_crud"))
     async def model_patch(model_id: str, request: Request, ctx: AccountAdmin) -> Response:
         return await _update(request, ctx, f"/model/{model_id}/update", model_id)
 
-    @router.post("/model/delete")
+    @router.post("/model/delete", openapi_extra=serves("model_crud"))
     async def model_delete(request: Request, ctx: AccountAdmin) -> Response:
         body = await json_object(request)
         model_id = await _owned(str(ctx.account_id), body.get("id"))
         answer = await call_litellm(request, "POST", "/model/delete", json_body={"id": model_id}, as_system=True)
         return _answer(ctx, answer)
 
-    @router.post("/model/block")
-    @router.post("/model/unblock")
+    @router.post("/model/block", openapi_extra=serves("model_crud"))
+    @router.post("/model/unblock", openapi_extra=serves("model_crud"))
     async def model_block(request: Request, ctx: AccountAdmin) -> Response:
         body = await json_object(request)
         model_id = await _owned(str(ctx.account_id), body.get("model_id"))

@@ -17,12 +17,13 @@ from extensions.models.naming import owner_of
 from extensions.models.presentation import unprefixed
 from extensions.routes.delegate import call_litellm
 from extensions.routes.deps import AnyTenant, json_object
-from extensions.tenancy.context import TenantContext
+from extensions.routes.replacements.handlers import serves
+from extensions.tenancy.context import Principal
 
 __all__ = ["get_model_utils_router"]
 
 
-def _mapped(ctx: TenantContext, model: object) -> object:
+def _mapped(ctx: Principal, model: object) -> object:
     """The name LiteLLM should look up for ``model`` on behalf of the caller's account."""
     if not isinstance(model, str) or not model:
         return model
@@ -40,7 +41,7 @@ def _mapped(ctx: TenantContext, model: object) -> object:
 def get_model_utils_router() -> APIRouter:
     router = APIRouter()
 
-    @router.post("/utils/token_counter")
+    @router.post("/utils/token_counter", openapi_extra=serves("model_utils"))
     async def token_counter(request: Request, ctx: AnyTenant) -> Response:
         body = await json_object(request)
         body["model"] = _mapped(ctx, body.get("model"))
@@ -49,8 +50,8 @@ def get_model_utils_router() -> APIRouter:
         )
         return answer.relay(unprefixed(ctx.account_id, answer.json()))
 
-    @router.get("/utils/supported_openai_params")
-    @router.get("/utils/model_info")
+    @router.get("/utils/supported_openai_params", openapi_extra=serves("model_utils"))
+    @router.get("/utils/model_info", openapi_extra=serves("model_utils"))
     async def by_model_query(request: Request, ctx: AnyTenant) -> Response:
         query = dict(request.query_params)
         query["model"] = str(_mapped(ctx, query.get("model")) or "")

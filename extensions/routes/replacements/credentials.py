@@ -21,9 +21,10 @@ from extensions.models.naming import ACCOUNT_KEY, RESERVED_KEYS, internal_name
 from extensions.models.presentation import present_credential, unprefixed
 from extensions.routes.delegate import LiteLLMAnswer, call_litellm
 from extensions.routes.deps import AccountAdmin, json_object
-from extensions.routes.models import model_not_found
+from extensions.routes.replacements.handlers import serves
+from extensions.routes.replacements.models import model_not_found
 from extensions.tenancy.config_values import check_credential_values, check_references
-from extensions.tenancy.context import TenantContext
+from extensions.tenancy.context import Principal
 
 __all__ = ["get_credentials_router"]
 
@@ -40,7 +41,7 @@ def _name(value: object) -> str:
     return value.strip()
 
 
-def _info(ctx: TenantContext, body: dict[str, Any]) -> dict[str, Any]:
+def _info(ctx: Principal, body: dict[str, Any]) -> dict[str, Any]:
     info = body.get("credential_info") or {}
     if not isinstance(info, dict):
         raise RequestError("credential_info must be an object", hint="send a JSON object")
@@ -60,14 +61,14 @@ async def _check_config(body: dict[str, Any]) -> None:
         await current_policy().check(values["api_base"], "credential_values.api_base", unresolvable_ok=True)
 
 
-async def _own(ctx: TenantContext, name: str) -> str:
+async def _own(ctx: Principal, name: str) -> str:
     internal = internal_name(str(ctx.account_id), name)
     if await store.credential_owner(internal) != ctx.account_id:
         raise _not_found(name)
     return internal
 
 
-def _single(ctx: TenantContext, answer: LiteLLMAnswer) -> Response:
+def _single(ctx: Principal, answer: LiteLLMAnswer) -> Response:
     body = answer.json()
     if answer.ok and isinstance(body, dict) and "credential_name" in body:
         return answer.relay(present_credential(ctx.account_id, body) or {})
@@ -77,7 +78,7 @@ def _single(ctx: TenantContext, answer: LiteLLMAnswer) -> Response:
 def get_credentials_router() -> APIRouter:
     router = APIRouter()
 
-    @router.get("/credentials")
+    @router.get("/credentials", openapi_extra=serves("credentials"))
     async def list_credentials(request: Request, ctx: AccountAdmin) -> Response:
         answer = await call_litellm(request, "GET", "/credentials", as_system=True)
         body = answer.json()
@@ -86,7 +87,7 @@ def get_credentials_router() -> APIRouter:
         rows = (present_credential(ctx.account_id, row) for row in body.get("credentials") or [])
         return answer.relay({**body, "credentials": [row for row in rows if row is not None]})
 
-    @router.post("/credentials")
+    @router.post("/credentials", openapi_extra=serves("credentials"))
     async def create_credential(request: Request, ctx: AccountAdmin) -> Response:
         body = await json_object(request)
         name = _name(body.get("credential_name"))
@@ -102,20 +103,20 @@ def get_credentials_router() -> APIRouter:
         answer = await call_litellm(request, "POST", "/credentials", json_body=rewritten, as_system=True)
         return answer.relay(unprefixed(ctx.account_id, answer.json()))
 
-    @router.get("/credentials/by_name/{credential_name:path}")
+    @router.get("/credentials/by_name/{credential_name:path}", openapi_extra=serves("credentials"))
     async def by_name(credential_name: str, request: Request, ctx: AccountAdmin) -> Response:
         internal = await _own(ctx, credential_name)
         answer = await call_litellm(request, "GET", f"/credentials/by_name/{internal}", as_system=True)
         return _single(ctx, answer)
 
-    @router.get("/credentials/by_model/{model_id}")
+    @router.get("/credentials/by_model/{model_id}", openapi_extra=serves("credentials"))
     async def by_model(model_id: str, request: Request, ctx: AccountAdmin) -> Response:
         if await store.model_owner(model_id) != ctx.account_id:
             raise model_not_found(model_id)
         answer = await call_litellm(request, "GET", f"/credentials/by_model/{model_id}", as_system=True)
         return _single(ctx, answer)
 
-    @router.patch("/credentials/{credential_name:path}")
+    @router.patch("/credentials/{credential_name:path}", openapi_extra=serves("credentials"))
     async def update_credential(credential_name: str, request: Request, ctx: AccountAdmin) -> Response:
         internal = await _own(ctx, credential_name)
         body = await json_object(request)
@@ -128,7 +129,7 @@ def get_credentials_router() -> APIRouter:
         answer = await call_litellm(request, "PATCH", f"/credentials/{internal}", json_body=rewritten, as_system=True)
         return answer.relay(unprefixed(ctx.account_id, answer.json()))
 
-    @router.delete("/credentials/{credential_name:path}")
+    @router.delete("/credentials/{credential_name:path}", openapi_extra=serves("credentials"))
     async def delete_credential(credential_name: str, request: Request, ctx: AccountAdmin) -> Response:
         internal = await _own(ctx, credential_name)
         answer = await call_litellm(request, "DELETE", f"/credentials/{internal}", as_system=True)

@@ -1,0 +1,73 @@
+"""The HTTP layer sits on top: identity, tenancy, models, egress and db never import routes.
+
+Checked on the source (AST), so a lazy import inside a function counts too.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LOWER_LAYERS = ("auth", "tenancy", "models", "egress", "db")
+FORBIDDEN = "extensions.routes"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(source: str, module: str) -> list[str]:
+    """Every module an ``import`` / ``from ... import`` names, relative imports resolved."""
+    package = module.rsplit(".", 1)[0]
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            found.append(target)
+            found += [f"{target}.{alias.name}" for alias in node.names]
+    return found
+
+
+def violations(source: str, module: str) -> list[str]:
+    return [
+        f"{module} imports {name}"
+        for name in imported_modules(source, module)
+        if name == FORBIDDEN or name.startswith(FORBIDDEN + ".")
+    ]
+
+
+def test_lower_layers_never_import_the_http_layer() -> None:
+    found: list[str] = []
+    for layer in LOWER_LAYERS:
+        for path in sorted((ROOT / "extensions" / layer).rglob("*.py")):
+            found += violations(path.read_text(encoding="utf-8"), _module_name(path))
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from extensions.routes.deps import require\n",
+        "import extensions.routes.errors\n",
+        "from extensions import routes\n",
+        "def f():\n    from ..routes import deps\n",
+    ],
+)
+def test_the_check_sees_every_import_form(source: str) -> None:
+    assert violations(source, "extensions.tenancy.middleware")
+
+
+def test_imports_within_the_layers_are_fine() -> None:
+    source = "from extensions.tenancy.context import Principal\nfrom . import context\nimport fastapi\n"
+    assert not violations(source, "extensions.tenancy.middleware")
