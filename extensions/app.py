@@ -17,8 +17,10 @@ import asyncpg
 from fastapi import FastAPI
 
 from extensions import litellm
+from extensions.auth.onboarding import Onboarding
 from extensions.logs import configure_logging
 from extensions.models.masking import ModelNameMasking
+from extensions.models.provider_objects import ProviderObjects
 from extensions.routes.accounts import get_accounts_router
 from extensions.routes.errors import install_error_handlers
 from extensions.routes.identity import get_identity_router
@@ -27,13 +29,35 @@ from extensions.routes.replacements import Replacements
 from extensions.routes.sso_config import get_sso_config_router
 from extensions.routes.status import get_status_router
 from extensions.runtime import runtime
-from extensions.tenancy.accounts import AccountStore
-from extensions.tenancy.context import system_context
-from extensions.tenancy.invalidation import make_bus
-from extensions.tenancy.middleware import AccountMiddleware
-from extensions.tenancy.resolution import TenantResolver
-from extensions.tenancy.route_policy import load_policy
-from extensions.tenancy.scoped_db import ScopedPrisma
+from extensions.tenancy.accounts.invalidation import make_bus
+from extensions.tenancy.accounts.store import AccountStore
+from extensions.tenancy.data.scoped_db import ScopedPrisma
+from extensions.tenancy.policy.route_policy import load_policy
+from extensions.tenancy.request.checks import (
+    Check,
+    Conflicts,
+    EndUserNamespace,
+    Guards,
+    ReadBody,
+    References,
+    StoredConfiguration,
+)
+from extensions.tenancy.request.context import system_context
+from extensions.tenancy.request.middleware import AccountMiddleware
+from extensions.tenancy.request.resolution import TenantResolver
+
+# The isolation checks the middleware runs, in the order the isolation suites test (why this
+# order: extensions/tenancy/request/checks.py). Composed here so tenancy/ knows no feature package.
+ISOLATION_CHECKS: tuple[Check, ...] = (
+    ProviderObjects(),  # before anything reads an LLM body
+    ReadBody(),
+    Guards(),
+    StoredConfiguration(),
+    Conflicts(),  # one generic 409 before id references
+    References(),
+    EndUserNamespace(),  # last of the tenant checks: nothing refuses after the mapping
+    Onboarding(),  # invitation links, for every principal
+)
 
 __all__ = ["build_app", "install", "served_routes"]
 
@@ -90,6 +114,7 @@ def install(app: FastAPI) -> FastAPI:
         AccountMiddleware,
         resolver_factory=lambda: runtime.resolver,
         policy=load_policy(),
+        checks=ISOLATION_CHECKS,
         replacements=Replacements(),
     )
     install_error_handlers(app)

@@ -9,7 +9,7 @@ import time
 from contextvars import ContextVar
 from typing import Any
 
-from extensions.tenancy.context import peek_principal
+from extensions.tenancy.request.context import peek_principal
 
 __all__ = ["JsonFormatter", "configure_logging", "request_id_var"]
 

@@ -11,8 +11,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LOWER_LAYERS = ("auth", "tenancy", "models", "egress", "db")
 FORBIDDEN = "extensions.routes"
+# The foundations every layer may use.
+BASE = frozenset({"errors", "settings", "config", "logs", "runtime", "request_body", "litellm"})
+# What each package may import from extensions/, besides itself and BASE: the layers from the bottom
+# up. tenancy/ knows no feature package (app.py composes the checks that live in auth/ and models/),
+# the LiteLLM package knows nothing of Atrium but its errors.
+ALLOWED: dict[str, frozenset[str]] = {
+    "litellm": frozenset({"errors"}),
+    "tenancy": BASE,
+    "db": BASE | {"tenancy", "prisma_engine"},
+    "models": BASE | {"tenancy"},
+    "egress": BASE | {"tenancy", "models"},
+    "auth": BASE | {"tenancy", "egress"},
+}
+LOWER_LAYERS = tuple(ALLOWED)
 
 
 def _module_name(path: Path) -> str:
@@ -47,6 +60,18 @@ def violations(source: str, module: str) -> list[str]:
     ]
 
 
+def layer_violations(source: str, module: str) -> list[str]:
+    """Imports of an extensions package the module's layer may not use."""
+    layer = module.split(".")[1]
+    allowed = ALLOWED[layer] | {layer}
+    found = []
+    for name in imported_modules(source, module):
+        parts = name.split(".")
+        if parts[0] == "extensions" and len(parts) > 1 and parts[1] not in allowed:
+            found.append(f"{module} imports {name} (layer {layer} may use {sorted(allowed)})")
+    return found
+
+
 def test_lower_layers_never_import_the_http_layer() -> None:
     found: list[str] = []
     for layer in LOWER_LAYERS:
@@ -55,19 +80,40 @@ def test_lower_layers_never_import_the_http_layer() -> None:
     assert not found, "\n".join(found)
 
 
+def test_each_layer_imports_only_the_layers_below() -> None:
+    found: list[str] = []
+    for layer in LOWER_LAYERS:
+        for path in sorted((ROOT / "extensions" / layer).rglob("*.py")):
+            found += layer_violations(path.read_text(encoding="utf-8"), _module_name(path))
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    ("source", "module"),
+    [
+        ("from extensions.models import provider_objects\n", "extensions.tenancy.request.checks"),
+        ("def f():\n    from extensions.auth.throttle import Purpose\n", "extensions.tenancy.policy.guards"),
+        ("from extensions import routes\n", "extensions.auth.sessions"),
+        ("from ..tenancy.request import context\n", "extensions.litellm._auth"),
+    ],
+)
+def test_the_layer_check_sees_an_upward_import(source: str, module: str) -> None:
+    assert layer_violations(source, module)
+
+
 @pytest.mark.parametrize(
     "source",
     [
         "from extensions.routes.deps import require\n",
         "import extensions.routes.errors\n",
         "from extensions import routes\n",
-        "def f():\n    from ..routes import deps\n",
+        "def f():\n    from ...routes import deps\n",
     ],
 )
 def test_the_check_sees_every_import_form(source: str) -> None:
-    assert violations(source, "extensions.tenancy.middleware")
+    assert violations(source, "extensions.tenancy.request.middleware")
 
 
 def test_imports_within_the_layers_are_fine() -> None:
-    source = "from extensions.tenancy.context import Principal\nfrom . import context\nimport fastapi\n"
-    assert not violations(source, "extensions.tenancy.middleware")
+    source = "from extensions.tenancy.request.context import Principal\nfrom . import context\nimport fastapi\n"
+    assert not violations(source, "extensions.tenancy.request.middleware")

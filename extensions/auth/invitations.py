@@ -20,7 +20,7 @@ import asyncpg
 from extensions.auth.errors import InvitationInvalid
 from extensions.auth.login_routing import normalise_email
 from extensions.errors import RequestError
-from extensions.tenancy.conflicts import email_taken, taken
+from extensions.tenancy.policy.conflicts import email_taken, taken
 
 __all__ = ["Invitation", "InvitationStore", "invitation_ttl_hours"]
 

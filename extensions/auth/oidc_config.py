@@ -17,7 +17,7 @@ import asyncpg
 from extensions import litellm
 from extensions.auth.errors import SsoNotConfigured
 from extensions.errors import RequestError
-from extensions.tenancy.accounts import normalise_domain
+from extensions.tenancy.accounts.store import normalise_domain
 
 __all__ = ["OidcConfig", "OidcConfigStore", "check_idp_url"]
 

@@ -10,7 +10,7 @@ from extensions.auth.oidc_config import OidcConfigStore
 from extensions.auth.oidc_flow import OidcFlow
 from extensions.errors import AtriumError
 from extensions.runtime import runtime
-from extensions.tenancy.accounts import AccountStore
+from extensions.tenancy.accounts.store import AccountStore
 
 __all__ = ["IdentityServices", "identity_services"]
 

@@ -21,7 +21,7 @@ from fastapi.responses import RedirectResponse
 
 from extensions import litellm
 from extensions.auth.errors import LoginRejected
-from extensions.tenancy.accounts import AccountStore
+from extensions.tenancy.accounts.store import AccountStore
 
 __all__ = [
     "Identity",

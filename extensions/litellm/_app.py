@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 # The request bodies (pydantic models) of LiteLLM's management routes open to tenants that
-# carry ids; `extensions.tenancy.references` classifies every id-like field of them.
+# carry ids; `extensions.tenancy.policy.references` classifies every id-like field of them.
 _REQUEST_MODELS: tuple[tuple[str, str], ...] = (
     *(
         ("litellm.proxy._types", name)
@@ -104,7 +104,7 @@ INTERNALS: tuple[Internal, ...] = (
         ("self", "message", "type", "param", "code", "headers", "openai_code", "provider_specific_fields"),
     ),
     Internal("litellm.proxy._types", "ProxyException.to_dict", ("self",)),
-    # Id references (extensions/tenancy/references.py): the body models whose id fields it classifies.
+    # Id references (extensions/tenancy/policy/references.py): the body models whose id fields it classifies.
     *(Internal(module, name) for module, name in _REQUEST_MODELS),
 )
 

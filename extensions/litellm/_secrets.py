@@ -23,7 +23,7 @@ INTERNALS: tuple[Internal, ...] = (
         "decrypt_value_helper",
         ("value", "key", "exception_type", "return_original_value"),
     ),
-    # Configuration references (extensions/tenancy/config_values.py): every prefix LiteLLM's
+    # Configuration references (extensions/tenancy/policy/config_values.py): every prefix LiteLLM's
     # secret readers dereference, and the params it turns into per-request callbacks.
     Internal("litellm.types.secret_managers.main", "KeyManagementSystem"),
     Internal("litellm.proxy.auth.auth_utils", "_SECRET_REFERENCE_PREFIXES"),

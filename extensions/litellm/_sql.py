@@ -1,6 +1,6 @@
 """LiteLLM's raw SQL statements Atrium reviewed, and where the installed LiteLLM issues each one.
 
-The raw SQL guard (``extensions/tenancy/raw_sql.py``) lets a tenant context run a raw statement
+The raw SQL guard (``extensions/tenancy/data/raw_sql.py``) lets a tenant context run a raw statement
 over tenant tables only when it matches one of these patterns (and its arguments pass the
 guard's check). A pattern is a claim about LiteLLM's source, so each statement also names the
 functions that issue it and the name they pass it by; :func:`statement_problems` reads that text

@@ -19,8 +19,8 @@ from typing import Any
 from extensions import litellm
 from extensions.models import catalog
 from extensions.models.naming import FALLBACKS_KEY, entitled, public_name
-from extensions.tenancy.context import data_scope
-from extensions.tenancy.end_users import restore_public_end_user
+from extensions.tenancy.policy.end_users import restore_public_end_user
+from extensions.tenancy.request.context import data_scope
 
 __all__ = ["CLIENT_CREDENTIAL_FIELDS", "check_deployment", "pin_request", "usable_deployments"]
 

@@ -15,7 +15,7 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from extensions.tenancy.context import data_scope
+from extensions.tenancy.request.context import data_scope
 
 __all__ = ["ModelNameMasking"]
 

@@ -25,6 +25,7 @@ account's object).
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -38,9 +39,12 @@ from extensions import litellm
 from extensions.models import catalog
 from extensions.models.naming import owner_of
 from extensions.models.provider_bodies import read_body
-from extensions.tenancy.context import system_context
+from extensions.tenancy.request.checks import REQUEST_ID_HEADER, Exchange, Reply
+from extensions.tenancy.request.context import system_context
 
-__all__ = ["MODEL_HEADER", "is_object_route", "send_refusal", "vet_llm_request"]
+__all__ = ["MODEL_HEADER", "ProviderObjects", "is_object_route", "send_refusal", "vet_llm_request"]
+
+log = logging.getLogger("atrium.middleware")
 
 MODEL_HEADER = "x-litellm-model"  # litellm.proxy.auth.auth_utils.MODEL_ROUTING_HEADER_NAME
 PROVIDER_HEADER = "custom-llm-provider"
@@ -304,3 +308,30 @@ async def send_refusal(send: Send, error: Exception, extra_headers: list[tuple[b
     }
     await send(start)
     await send({"type": "http.response.body", "body": raw})
+
+
+class ProviderObjects:
+    """Provider objects and selectors: pinned to the account's own deployments before LiteLLM
+    picks credentials (many of these handlers skip the pre-call hook)."""
+
+    def applies(self, ex: Exchange) -> bool:
+        return ex.vetted_http and ex.decision.is_llm
+
+    async def run(self, ex: Exchange) -> Reply | None:
+        assert ex.decision.classification is not None  # applies() checked it
+        try:
+            ex.receive = await vet_llm_request(
+                ex.scope, ex.receive, ex.decision.classification.template, ex.decision.principal.account_id
+            )
+        except Exception as exc:
+            if not litellm.is_proxy_exception(exc):
+                raise
+            log.info("provider object refused", extra={"path": ex.scope.get("path")})
+            extra = [(REQUEST_ID_HEADER.encode(), ex.request_id.encode())]
+            refused: Exception = exc
+
+            async def reply(send: Send) -> None:
+                await send_refusal(send, refused, extra)
+
+            return reply
+        return None

@@ -15,8 +15,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from extensions import litellm
-from extensions.tenancy.config_values import ConfigValueRefused, check_references, refused_litellm_params
-from extensions.tenancy.context import data_scope
+from extensions.tenancy.policy.config_values import ConfigValueRefused, check_references, refused_litellm_params
+from extensions.tenancy.request.context import data_scope
 
 __all__ = ["check_request_references"]
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from extensions.routes.deps import SUPER_ADMIN, SuperAdmin, require_database
 from extensions.runtime import runtime
-from extensions.tenancy.accounts import Account, AccountStore
+from extensions.tenancy.accounts.store import Account, AccountStore
 
 __all__ = ["get_accounts_router"]
 

@@ -23,8 +23,8 @@ from starlette.types import ASGIApp, Message
 
 from extensions import litellm
 from extensions.errors import AtriumError, ConfigurationError
-from extensions.tenancy.context import system_context
-from extensions.tenancy.middleware import DOWNSTREAM_SCOPE_KEY
+from extensions.tenancy.request.context import system_context
+from extensions.tenancy.request.middleware import DOWNSTREAM_SCOPE_KEY
 
 __all__ = ["LiteLLMAnswer", "call_litellm"]
 

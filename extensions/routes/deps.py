@@ -2,7 +2,7 @@
 
 Route authorization has one factory, :func:`require`; the typed aliases below are what
 handlers declare (``ctx: AccountAdmin``). A requirement reads the request's
-:class:`~extensions.tenancy.context.Principal` (set once by the account middleware) and
+:class:`~extensions.tenancy.request.context.Principal` (set once by the account middleware) and
 decides on its role: an account viewer never passes an admin requirement, whatever rows
 exist for it.
 """
@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from extensions.auth.errors import AccountAdminRequired
 from extensions.errors import AtriumError, AuthenticationRequired, ConfigurationError, RequestError, TenancyError
 from extensions.runtime import runtime
-from extensions.tenancy.context import Principal, PrincipalKind, peek_principal
+from extensions.tenancy.request.context import Principal, PrincipalKind, peek_principal
 
 __all__ = [
     "SUPER_ADMIN",

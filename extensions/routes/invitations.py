@@ -27,7 +27,7 @@ from extensions.auth.sessions import Identity, check_account_active, mint_sessio
 from extensions.auth.throttle import Purpose, SigninGuard, claimed_account_key, request_guard
 from extensions.errors import NotFound
 from extensions.routes.deps import IdentityAdmin, require_database
-from extensions.tenancy.accounts import Account
+from extensions.tenancy.accounts.store import Account
 
 __all__ = ["get_invitations_router"]
 

@@ -11,7 +11,7 @@ from extensions.auth.errors import SsoNotConfigured
 from extensions.auth.service import identity_services
 from extensions.egress import current_policy
 from extensions.routes.deps import IdentityAdmin, require_database
-from extensions.tenancy.config_values import check_references
+from extensions.tenancy.policy.config_values import check_references
 
 __all__ = ["get_sso_config_router"]
 

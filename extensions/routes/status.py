@@ -9,7 +9,7 @@ from fastapi import APIRouter
 
 from extensions.callbacks import atrium_callback
 from extensions.runtime import runtime
-from extensions.tenancy.context import peek_principal
+from extensions.tenancy.request.context import peek_principal
 
 __all__ = ["get_status_router"]
 

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from extensions.db.migrate import split_sql
-from extensions.tenancy.tables import TABLES, TableClass
+from extensions.tenancy.data.tables import TABLES, TableClass
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = str(ROOT / "scripts" / "deploy.sh")

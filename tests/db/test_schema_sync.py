@@ -7,7 +7,7 @@ from pathlib import Path
 
 from extensions.db.schema_sync import build_root_schema
 from extensions.litellm import litellm_schema_path
-from extensions.tenancy.tables import TABLES, TableClass, litellm_models
+from extensions.tenancy.data.tables import TABLES, TableClass, litellm_models
 
 ROOT = Path(__file__).resolve().parents[2]
 ROOT_SCHEMA = ROOT / "schema.prisma"
@@ -51,4 +51,4 @@ def test_every_atrium_table_has_account_id_and_index() -> None:
 
 def test_every_litellm_table_is_classified() -> None:
     unclassified = set(litellm_models(litellm_schema_path())) - set(TABLES)
-    assert not unclassified, f"classify these in extensions/tenancy/tables.py: {sorted(unclassified)}"
+    assert not unclassified, f"classify these in extensions/tenancy/data/tables.py: {sorted(unclassified)}"

@@ -1,6 +1,6 @@
 """An account's rows, read from the database: real id values to send, and rows to compare.
 
-The tables come from ``extensions/tenancy/tables.py`` (generated, not listed here): every
+The tables come from ``extensions/tenancy/data/tables.py`` (generated, not listed here): every
 TENANT table must carry ``account_id`` and is compared by the account's rows; every GLOBAL
 table is tenant-read-only, so it is compared whole; SYSTEM tables (heartbeats, cron leases,
 proxy-wide aggregates) change with no tenant traffic and have no tenant dimension, so they
@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import asyncpg
 
-from extensions.tenancy.tables import TableClass, tables_of
+from extensions.tenancy.data.tables import TableClass, tables_of
 
 __all__ = ["TOKEN", "USER", "Snapshot", "diff", "id_values", "snapshot", "target_of", "value_finder"]
 

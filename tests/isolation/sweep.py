@@ -18,7 +18,7 @@ from urllib.parse import unquote
 import httpx
 from identifiers import found_in
 
-from extensions.tenancy.route_policy import RoutePolicy
+from extensions.tenancy.policy.route_policy import RoutePolicy
 
 __all__ = [
     "SERVED_HANDLERS",

@@ -29,8 +29,8 @@ from extensions import litellm
 from extensions.app import served_routes
 from extensions.models.naming import ACCOUNT_KEY, PUBLIC_NAME_KEY, internal_name
 from extensions.routes.sso_config import SsoConfigIn
-from extensions.tenancy.config_values import checks_management_body, refused_litellm_params
-from extensions.tenancy.route_policy import load_policy
+from extensions.tenancy.policy.config_values import checks_management_body, refused_litellm_params
+from extensions.tenancy.policy.route_policy import load_policy
 from extensions.testing.fake_upstream import FakeUpstream
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.tenants import AccountWorld

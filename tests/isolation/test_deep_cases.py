@@ -316,7 +316,7 @@ def test_spend_logs_ui_shows_only_the_accounts_rows(
         theirs = asyncio.run(one_of_theirs())
     assert theirs
     assert admin.get(f"/spend/logs/ui/{theirs}").status_code == 404
-    # A filter naming B's key is refused before the handler (extensions/tenancy/references.py).
+    # A filter naming B's key is refused before the handler (extensions/tenancy/policy/references.py).
     assert admin.get("/spend/logs/ui", params={"api_key": account_b.member_token}).status_code == 404
     bad = admin.get("/spend/logs/ui", params={"sort_by": "nonsense"})
     assert bad.status_code == 400 and "sort_by" in bad.json()["error"]["message"]

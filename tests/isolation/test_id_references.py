@@ -31,10 +31,10 @@ from pydantic import BaseModel
 from extensions import litellm
 from extensions.app import served_routes
 from extensions.routes.replacements import HANDLERS
-from extensions.tenancy import references as refs
-from extensions.tenancy.conflicts import CLAIMS
-from extensions.tenancy.route_policy import load_policy
-from extensions.tenancy.tables import TableClass, tables_of
+from extensions.tenancy.data.tables import TableClass, tables_of
+from extensions.tenancy.policy import references as refs
+from extensions.tenancy.policy.conflicts import CLAIMS
+from extensions.tenancy.policy.route_policy import load_policy
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.tenants import AccountWorld
 
@@ -389,7 +389,7 @@ def test_other_accounts_ids_are_refused_everywhere(
                 found = [c for c in account_b.canaries if c in response.text and c not in sent]
                 label = f"{who} {case.method} {case.template} [{case.route_class}] {case.where}:{case.field}"
                 # A value another account holds, sent where a new one is claimed, is a conflict (one
-                # generic 409, extensions/tenancy/conflicts.py); everywhere else it is not found.
+                # generic 409, extensions/tenancy/policy/conflicts.py); everywhere else it is not found.
                 refused = (403, 404, 409) if f"{case.method} {case.template}" in CLAIMS else (403, 404)
                 if response.status_code not in refused:
                     wrong.append(f"{label} -> {response.status_code} {response.text[:160]}")

@@ -21,8 +21,8 @@ import jwt
 import pytest
 
 from extensions import litellm
-from extensions.tenancy.conflicts import CLAIMS, Mode
-from extensions.tenancy.route_policy import load_policy
+from extensions.tenancy.policy.conflicts import CLAIMS, Mode
+from extensions.tenancy.policy.route_policy import load_policy
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.tenants import AccountWorld
 

@@ -26,7 +26,7 @@ import pytest
 
 from extensions.app import served_routes
 from extensions.models.provider_objects import MODEL_HEADER, is_object_route
-from extensions.tenancy.route_policy import RouteClass, load_policy
+from extensions.tenancy.policy.route_policy import RouteClass, load_policy
 from extensions.testing.fake_upstream import FakeUpstream
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.tenants import AccountWorld

@@ -23,7 +23,7 @@ from identifiers import account_identifiers, found_in
 
 from extensions.app import served_routes
 from extensions.routes.replacements import HANDLERS
-from extensions.tenancy.route_policy import load_policy
+from extensions.tenancy.policy.route_policy import load_policy
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.tenants import AccountWorld, build_account
 

@@ -41,8 +41,8 @@ from sweep import Call, Outcome, Route, closed_calls, foreign_calls, judge, own_
 from tests_support_config import gateway_config
 
 from extensions.app import served_routes
-from extensions.tenancy import route_policy
-from extensions.tenancy.route_policy import load_policy
+from extensions.tenancy.policy import route_policy
+from extensions.tenancy.policy.route_policy import load_policy
 from extensions.testing.fake_upstream import FakeUpstream
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.tenants import AccountWorld
@@ -199,7 +199,7 @@ routes = ["{BROKEN_ROUTE}"]
 _SITECUSTOMIZE = """
 from pathlib import Path
 
-import extensions.tenancy.route_policy as route_policy
+import extensions.tenancy.policy.route_policy as route_policy
 
 route_policy.DEFAULT_POLICY_PATH = Path({path!r})
 """

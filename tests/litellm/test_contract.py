@@ -298,7 +298,7 @@ def test_vector_store_registry_lookup_and_proxy_error_body() -> None:
 
 
 def test_config_reference_internals() -> None:
-    """What extensions/tenancy/config_values.py builds its allow-list and reference forms from."""
+    """What extensions/tenancy/policy/config_values.py builds its allow-list and reference forms from."""
     prefixes = adapter.secret_reference_prefixes()
     assert {"os.environ/", "oidc/", "hashicorp_vault/", "aws_secret_manager/", "azure_key_vault/"} <= set(prefixes)
     assert all(p == p.lower() and p.endswith("/") for p in prefixes)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from extensions import litellm
-from extensions.tenancy.raw_sql import SAFE_STATEMENTS
+from extensions.tenancy.data.raw_sql import SAFE_STATEMENTS
 
 REPO = Path(__file__).resolve().parents[2]
 SITES = [(statement, site) for statement in litellm.REVIEWED_STATEMENTS for site in statement.sites]

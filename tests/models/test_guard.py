@@ -9,7 +9,7 @@ import pytest
 from litellm.proxy._types import ProxyException
 
 from extensions.models import catalog, guard
-from extensions.tenancy.context import PrincipalKind, TenantContext, system_context, tenant_context
+from extensions.tenancy.request.context import PrincipalKind, TenantContext, system_context, tenant_context
 
 A = "0a0a0a0a-0000-4000-8000-00000000000a"
 B = "0b0b0b0b-0000-4000-8000-00000000000b"

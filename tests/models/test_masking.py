@@ -9,7 +9,7 @@ from typing import Any
 from starlette.types import Message, Receive, Scope, Send
 
 from extensions.models.masking import ModelNameMasking
-from extensions.tenancy.context import PrincipalKind, TenantContext, tenant_context
+from extensions.tenancy.request.context import PrincipalKind, TenantContext, tenant_context
 
 MINE = "0b62c725-f307-479b-9ffd-a9fab73cdddb"
 OTHER = "443cea65-45eb-42cf-93f8-273d34550bbf"

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from extensions.errors import ConfigurationError
 from extensions.routes.replacements import HANDLERS, Replacements, replacement_routers
 from extensions.routes.replacements.handlers import handler_table, mismatches, serves
-from extensions.tenancy.route_policy import RouteClass, load_policy
+from extensions.tenancy.policy.route_policy import RouteClass, load_policy
 
 
 def test_served_handlers_equal_the_replaced_entries_of_the_policy() -> None:

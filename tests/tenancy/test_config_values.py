@@ -7,7 +7,7 @@ import json
 import pytest
 
 from extensions import litellm
-from extensions.tenancy import config_values as cv
+from extensions.tenancy.policy import config_values as cv
 
 MASTER = "LITELLM_MASTER_KEY"
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from extensions.errors import NoTenantContext, TenancyError
-from extensions.tenancy.context import (
+from extensions.tenancy.request.context import (
     SYSTEM,
     DataScope,
     Principal,

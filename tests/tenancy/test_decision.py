@@ -9,10 +9,10 @@ import pytest
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from extensions.tenancy.context import Principal, PrincipalKind, peek_principal
-from extensions.tenancy.decision import PUBLIC_ROUTE, Action
-from extensions.tenancy.middleware import AccountMiddleware
-from extensions.tenancy.route_policy import RoutePolicy, load_policy
+from extensions.tenancy.policy.decision import PUBLIC_ROUTE, Action
+from extensions.tenancy.policy.route_policy import RoutePolicy, load_policy
+from extensions.tenancy.request.context import Principal, PrincipalKind, peek_principal
+from extensions.tenancy.request.middleware import AccountMiddleware
 
 ADMIN = Principal(PrincipalKind.ACCOUNT_ADMIN, "acct-a", "u")
 VIEWER = Principal(PrincipalKind.ACCOUNT_VIEWER, "acct-a", "v")
@@ -108,7 +108,7 @@ async def _call(principal: Principal, method: str, path: str) -> tuple[httpx.Res
     _CountingPolicy.calls = 0
     policy = _CountingPolicy(load_policy().entries)
     app, replacements = _Recorder("litellm"), _Recorder("atrium")
-    middleware = AccountMiddleware(app, policy=policy, replacements=replacements, resolver=_Fixed(principal))
+    middleware = AccountMiddleware(app, policy=policy, checks=(), replacements=replacements, resolver=_Fixed(principal))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=middleware), base_url="http://t") as client:
         response = await client.request(method, path)
     return response, app, replacements, _CountingPolicy.calls

@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from extensions.tenancy.invalidation import PostgresBus, RedisBus
+from extensions.tenancy.accounts.invalidation import PostgresBus, RedisBus
 
 
 async def _roundtrip(publisher: Any, listener: Any) -> dict[str, Any]:

@@ -15,8 +15,8 @@ import pytest
 
 from extensions import litellm
 from extensions.runtime import runtime
-from extensions.tenancy.context import PrincipalKind, TenantContext, system_context, tenant_context
-from extensions.tenancy.raw_sql import RawSqlRefused, guard_raw_sql, raw_sql_reviewed
+from extensions.tenancy.data.raw_sql import RawSqlRefused, guard_raw_sql, raw_sql_reviewed
+from extensions.tenancy.request.context import PrincipalKind, TenantContext, system_context, tenant_context
 
 
 def _installed(name: str) -> str:

@@ -2,7 +2,7 @@
 
 The contract tests walk every route of the running app, LiteLLM's lazily registered feature
 routers included, so a LiteLLM upgrade that adds a route fails here until someone classifies
-it in ``extensions/tenancy/routes.toml`` (see docs/route-policy.md).
+it in ``extensions/tenancy/policy/routes.toml`` (see docs/route-policy.md).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from starlette.routing import compile_path
 from extensions.app import served_routes
 from extensions.errors import ConfigurationError
 from extensions.litellm import RouteInfo
-from extensions.tenancy.route_policy import (
+from extensions.tenancy.policy.route_policy import (
     DEFAULT_POLICY_PATH,
     RouteClass,
     RoutePolicy,
@@ -63,7 +63,7 @@ def policy() -> RoutePolicy:
 def test_every_route_of_the_app_is_classified(app_routes: list[RouteInfo], policy: RoutePolicy) -> None:
     missing = policy.unclassified(app_routes)
     assert not missing, (
-        f"{len(missing)} LiteLLM route(s) are not in extensions/tenancy/routes.toml; classify each "
+        f"{len(missing)} LiteLLM route(s) are not in extensions/tenancy/policy/routes.toml; classify each "
         "(docs/route-policy.md):\n  " + "\n  ".join(missing)
     )
 

@@ -8,15 +8,15 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from extensions.tenancy.stamping import STAMP_SOURCES, trigger_migration_sql
-from extensions.tenancy.tables import TABLES, TableClass
+from extensions.tenancy.data.stamping import STAMP_SOURCES, trigger_migration_sql
+from extensions.tenancy.data.tables import TABLES, TableClass
 
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATION = ROOT / "prisma" / "migrations" / "20261124000100_atrium_account_stamping" / "migration.sql"
 
 
 def test_trigger_migration_is_current() -> None:
-    assert MIGRATION.read_text() == trigger_migration_sql(), "regenerate it from extensions/tenancy/stamping.py"
+    assert MIGRATION.read_text() == trigger_migration_sql(), "regenerate it from extensions/tenancy/data/stamping.py"
 
 
 def test_stamped_tables_are_tenant_tables() -> None:

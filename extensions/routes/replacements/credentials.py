@@ -23,8 +23,8 @@ from extensions.routes.delegate import LiteLLMAnswer, call_litellm
 from extensions.routes.deps import AccountAdmin, json_object
 from extensions.routes.replacements.handlers import serves
 from extensions.routes.replacements.models import model_not_found
-from extensions.tenancy.config_values import check_credential_values, check_references
-from extensions.tenancy.context import Principal
+from extensions.tenancy.policy.config_values import check_credential_values, check_references
+from extensions.tenancy.request.context import Principal
 
 __all__ = ["get_credentials_router"]
 
@@ -53,7 +53,7 @@ def _info(ctx: Principal, body: dict[str, Any]) -> dict[str, Any]:
 
 async def _check_config(body: dict[str, Any]) -> None:
     """Credential values are merged into the litellm_params of the models naming them: the same
-    allow-list, reference and egress checks apply (extensions/tenancy/config_values.py)."""
+    allow-list, reference and egress checks apply (extensions/tenancy/policy/config_values.py)."""
     values = body.get("credential_values")
     check_credential_values(values)
     check_references(body, "")

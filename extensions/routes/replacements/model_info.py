@@ -20,7 +20,7 @@ from extensions.models.presentation import present_deployment
 from extensions.routes.delegate import call_litellm
 from extensions.routes.deps import AnyTenant
 from extensions.routes.replacements.handlers import serves
-from extensions.tenancy.context import Principal
+from extensions.tenancy.request.context import Principal
 
 __all__ = ["get_model_info_router"]
 

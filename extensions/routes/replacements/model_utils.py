@@ -18,7 +18,7 @@ from extensions.models.presentation import unprefixed
 from extensions.routes.delegate import call_litellm
 from extensions.routes.deps import AnyTenant, json_object
 from extensions.routes.replacements.handlers import serves
-from extensions.tenancy.context import Principal
+from extensions.tenancy.request.context import Principal
 
 __all__ = ["get_model_utils_router"]
 

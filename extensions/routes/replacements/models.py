@@ -29,8 +29,8 @@ from extensions.models.presentation import present_deployment, unprefixed
 from extensions.routes.delegate import LiteLLMAnswer, call_litellm
 from extensions.routes.deps import AccountAdmin, json_object
 from extensions.routes.replacements.handlers import serves
-from extensions.tenancy.config_values import check_litellm_params, check_references
-from extensions.tenancy.context import Principal
+from extensions.tenancy.policy.config_values import check_litellm_params, check_references
+from extensions.tenancy.request.context import Principal
 
 __all__ = ["get_models_router", "model_not_found"]
 

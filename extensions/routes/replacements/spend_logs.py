@@ -17,7 +17,7 @@ from extensions.errors import NotFound, RequestError
 from extensions.models.presentation import unprefixed
 from extensions.routes.replacements.handlers import serves
 from extensions.runtime import runtime
-from extensions.tenancy.context import current_principal
+from extensions.tenancy.request.context import current_principal
 
 __all__ = ["get_spend_logs_router"]
 

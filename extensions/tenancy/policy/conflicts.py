@@ -15,7 +15,7 @@ The middleware runs :func:`check_conflicts` before LiteLLM for the routes in :da
 
 Emails compare case-insensitively (LiteLLM's ``/login`` matches them so), and an address in
 a domain another account has claimed is also taken: its people belong to that account.
-End-user ids are compared in their per-account form (:mod:`extensions.tenancy.end_users`).
+End-user ids are compared in their per-account form (:mod:`extensions.tenancy.policy.end_users`).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import Any
 from extensions import litellm
 from extensions.errors import Conflict
 from extensions.runtime import runtime
-from extensions.tenancy.context import TenantContext
-from extensions.tenancy.end_users import internal_id
+from extensions.tenancy.policy.end_users import internal_id
+from extensions.tenancy.request.context import TenantContext
 
 __all__ = ["CLAIMS", "Claim", "IdTaken", "Mode", "check_conflicts", "email_taken", "taken"]
 

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from extensions.errors import ConfigurationError
-from extensions.tenancy.context import Principal
-from extensions.tenancy.decision import Classification, Decision, RouteClass, decide
+from extensions.tenancy.policy.decision import Classification, Decision, RouteClass, decide
+from extensions.tenancy.request.context import Principal
 
 __all__ = [
     "DEFAULT_POLICY_PATH",
@@ -272,7 +272,7 @@ class RoutePolicy:
         return view
 
     def decide(self, method: str, path: str, principal: Principal) -> Decision:
-        """The one decision for a request (see :mod:`extensions.tenancy.decision`).
+        """The one decision for a request (see :mod:`extensions.tenancy.policy.decision`).
 
         ``method`` and ``path`` are as for :meth:`classify`. Unrestricted principals are
         not subject to the policy, so their requests are not classified.

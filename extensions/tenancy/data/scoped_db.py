@@ -12,10 +12,10 @@ For a restricted principal (anyone but the super admin and the system):
 - creates are stamped with the account, whatever the caller sent;
 - updates and deletes only reach the account's rows; ``account_id`` cannot be changed;
 - a write that points at a team of another account is refused as *not found*;
-- raw SQL goes through :mod:`extensions.tenancy.raw_sql`.
+- raw SQL goes through :mod:`extensions.tenancy.data.raw_sql`.
 
 Super admin and system principals pass through untouched; rows they create without an
-account are stamped by the database triggers (:mod:`extensions.tenancy.stamping`).
+account are stamped by the database triggers (:mod:`extensions.tenancy.data.stamping`).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from collections.abc import Callable
 from typing import Any
 
 from extensions.errors import NotFound, TenancyError
-from extensions.tenancy.context import data_scope
-from extensions.tenancy.end_users import is_shared_registry_read
-from extensions.tenancy.raw_sql import RAW_METHODS, guard_raw_sql
-from extensions.tenancy.refusals import record_refusal
-from extensions.tenancy.tables import TABLES, TableClass
+from extensions.tenancy.data.raw_sql import RAW_METHODS, guard_raw_sql
+from extensions.tenancy.data.tables import TABLES, TableClass
+from extensions.tenancy.policy.end_users import is_shared_registry_read
+from extensions.tenancy.request.context import data_scope
+from extensions.tenancy.request.refusals import record_refusal
 
 __all__ = ["ScopedPrisma"]
 

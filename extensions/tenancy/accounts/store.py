@@ -16,7 +16,7 @@ import asyncpg
 
 from extensions import litellm
 from extensions.errors import Conflict, NotFound, RequestError
-from extensions.tenancy.invalidation import InvalidationBus
+from extensions.tenancy.accounts.invalidation import InvalidationBus
 
 __all__ = ["STATUSES", "Account", "AccountStore", "normalise_domain", "slugify"]
 

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from extensions.errors import TenancyError
-from extensions.tenancy.context import Principal
+from extensions.tenancy.request.context import Principal
 
 __all__ = ["GuardRefused", "check_guards"]
 

@@ -24,9 +24,9 @@ from typing import Any
 from extensions import litellm
 from extensions.errors import TenancyError
 from extensions.runtime import runtime
-from extensions.tenancy.context import Principal, current_principal, data_scope
-from extensions.tenancy.refusals import record_refusal
-from extensions.tenancy.tables import TABLES, TableClass
+from extensions.tenancy.data.tables import TABLES, TableClass
+from extensions.tenancy.request.context import Principal, current_principal, data_scope
+from extensions.tenancy.request.refusals import record_refusal
 
 log = logging.getLogger("atrium.raw_sql")
 

@@ -29,7 +29,7 @@ from starlette.types import Scope
 
 from extensions import litellm
 from extensions.errors import AccountInactive, AccountNotResolved, InvalidCredential
-from extensions.tenancy.context import Principal, PrincipalKind
+from extensions.tenancy.request.context import Principal, PrincipalKind
 
 __all__ = ["ACCOUNT_HEADER", "AccountState", "KeyRecord", "TenantResolver"]
 

@@ -1,9 +1,9 @@
 """The account middleware: the transport between the client, the route policy and the app.
 
 Per request it gives the request an id, asks the resolver for the :class:`Principal`, asks
-the route policy for the one :class:`~extensions.tenancy.decision.Decision`, sets the
+the route policy for the one :class:`~extensions.tenancy.policy.decision.Decision`, sets the
 principal (the only place it is set for a request), runs the decision's isolation checks
-(:mod:`extensions.tenancy.checks`) and forwards to LiteLLM or to Atrium's replacement
+(:mod:`extensions.tenancy.request.checks`) and forwards to LiteLLM or to Atrium's replacement
 handlers. It decides nothing itself: default deny, replacements, guards and the raw-SQL
 review flag are the policy's answer.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from starlette.datastructures import Headers
@@ -25,12 +25,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from extensions import litellm
 from extensions.errors import AtriumError
 from extensions.logs import request_id_var
-from extensions.tenancy.checks import CHECKS, REQUEST_ID_HEADER, Exchange
-from extensions.tenancy.context import Principal, PrincipalKind, principal_context
-from extensions.tenancy.decision import Action, Decision
-from extensions.tenancy.raw_sql import raw_sql_reviewed
-from extensions.tenancy.refusals import RequestRefusals, request_refusals
-from extensions.tenancy.route_policy import RoutePolicy
+from extensions.tenancy.data.raw_sql import raw_sql_reviewed
+from extensions.tenancy.policy.decision import Action, Decision
+from extensions.tenancy.policy.route_policy import RoutePolicy
+from extensions.tenancy.request.checks import REQUEST_ID_HEADER, Check, Exchange
+from extensions.tenancy.request.context import Principal, PrincipalKind, principal_context
+from extensions.tenancy.request.refusals import RequestRefusals, request_refusals
 
 DOWNSTREAM_SCOPE_KEY = "atrium.downstream"  # the app behind the middleware, for replacement handlers
 
@@ -99,11 +99,13 @@ class AccountMiddleware:
         app: ASGIApp,
         *,
         policy: RoutePolicy,
+        checks: Sequence[Check],
         replacements: Replacements | None = None,
         resolver: Resolver | None = None,
         resolver_factory: Callable[[], Resolver | None] | None = None,
     ) -> None:
         self.app = app
+        self.checks = tuple(checks)
         self._resolver = resolver
         self._resolver_factory = resolver_factory
         # A replaced route is served only by a handler that exists; the policy denies the others.
@@ -175,7 +177,7 @@ class AccountMiddleware:
                 return
             raw_sql_reviewed.set(decision.raw_sql_reviewed)
             exchange = Exchange(scope, headers, receive, send, decision, request_id)
-            for check in CHECKS:
+            for check in self.checks:
                 if not check.applies(exchange):
                     continue
                 try:

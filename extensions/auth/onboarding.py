@@ -14,14 +14,19 @@ throttle per source address and per account, like Atrium's own invitation accept
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from starlette.types import Send
+
+from extensions import litellm
 from extensions.auth.throttle import Purpose, SigninGuard, SigninThrottled, signin_guard
 from extensions.runtime import runtime
+from extensions.tenancy.request.checks import REQUEST_ID_HEADER, Exchange, Reply, parsed_body
 
-__all__ = ["ONBOARDING_ROUTES", "OnboardingRefusal", "check_onboarding"]
+__all__ = ["ONBOARDING_ROUTES", "Onboarding", "OnboardingRefusal", "check_onboarding"]
 
 ONBOARDING_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/onboarding/get_token"): "invite_link",
@@ -99,3 +104,53 @@ def _refusal(row: Any, method: str, body: Any, param: str) -> OnboardingRefusal 
     if method == "POST" and claimed is not None and claimed != row["user_id"]:
         return OnboardingRefusal("Invitation link does not belong to this user.", 400, "user_id")
     return None
+
+
+class Onboarding:
+    """Invitations stay in their account, whoever presents the link."""
+
+    def applies(self, ex: Exchange) -> bool:
+        return not ex.is_ws and (ex.decision.method, ex.decision.path) in ONBOARDING_ROUTES
+
+    async def run(self, ex: Exchange) -> Reply | None:
+        parsed, ex.receive = await parsed_body(ex.scope, ex.headers, ex.receive, llm=False)
+        try:
+            peer = ex.scope["client"][0] if ex.scope.get("client") else None
+            await check_onboarding(
+                ex.decision.method,
+                ex.decision.path,
+                ex.scope.get("query_string", b""),
+                parsed,
+                peer=peer,
+                headers=ex.headers,
+            )
+        except OnboardingRefusal as refusal:
+            return _litellm_error(refusal, ex.request_id)
+        return None
+
+
+def _litellm_error(refusal: OnboardingRefusal, request_id: str) -> Reply:
+    """A refusal on LiteLLM's own public routes, in LiteLLM's error body (the UI parses it)."""
+    body = json.dumps(
+        litellm.proxy_error_body(
+            refusal.message, status=refusal.status, error_type="invalid_request_error", param=refusal.param
+        )
+    ).encode()
+
+    async def reply(send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": refusal.status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (REQUEST_ID_HEADER.encode(), request_id.encode()),
+                    # Retry-After of a throttled sign-in
+                    *((name.lower().encode(), value.encode()) for name, value in refusal.headers.items()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    return reply

@@ -36,7 +36,7 @@ from starlette.types import Message, Receive, Scope, Send
 from extensions import litellm
 from extensions.errors import RequestError
 from extensions.request_body import replaying
-from extensions.tenancy.context import TenantContext
+from extensions.tenancy.request.context import TenantContext
 
 __all__ = [
     "MANAGEMENT",

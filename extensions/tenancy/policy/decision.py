@@ -1,6 +1,6 @@
 """What the route policy decides for one request: allow, serve the replacement, or deny.
 
-:meth:`extensions.tenancy.route_policy.RoutePolicy.decide` computes one :class:`Decision`
+:meth:`extensions.tenancy.policy.route_policy.RoutePolicy.decide` computes one :class:`Decision`
 per request from the method, the path and the principal; the middleware only carries it
 out. The decision also names the principal the request runs as (an anonymous caller of
 a public route runs as :data:`PUBLIC_ROUTE`), whether the pre-dispatch isolation checks
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from extensions.errors import RouteNotAllowed
-from extensions.tenancy.context import Principal, PrincipalKind
+from extensions.tenancy.request.context import Principal, PrincipalKind
 
 __all__ = ["PUBLIC_ROUTE", "Action", "Classification", "Decision", "RouteClass", "decide"]
 

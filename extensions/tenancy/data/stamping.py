@@ -117,7 +117,7 @@ $fn$;
 
 def trigger_migration_sql() -> str:
     parts = [
-        "-- GENERATED from extensions/tenancy/stamping.py (trigger_migration_sql); idempotent.",
+        "-- GENERATED from extensions/tenancy/data/stamping.py (trigger_migration_sql); idempotent.",
         _FUNCTION.strip(),
         "",
     ]

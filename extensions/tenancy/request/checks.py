@@ -1,6 +1,6 @@
 """The isolation checks the middleware runs before a request reaches LiteLLM, in order.
 
-Each check says from the request's :class:`~extensions.tenancy.decision.Decision` whether it
+Each check says from the request's :class:`~extensions.tenancy.policy.decision.Decision` whether it
 applies, then either passes (possibly rewriting the request it hands on), raises an
 :class:`~extensions.errors.AtriumError` (answered in Atrium's error body) or returns a
 :data:`Reply` for refusals that must keep LiteLLM's own error shape. The order matters and is
@@ -8,6 +8,8 @@ the one the isolation suites test: provider objects first (before anything reads
 body), then the body is read once; guarded fields, stored configuration, taken ids and
 emails (one generic 409 whoever holds them) before id references; end users are mapped last,
 once nothing can refuse the request any more; onboarding links apply to every principal.
+``extensions.app.ISOLATION_CHECKS`` composes that order, with the two checks that live with
+their feature (provider objects in ``models/``, onboarding in ``auth/``).
 """
 
 from __future__ import annotations
@@ -22,18 +24,27 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
-from extensions import litellm
-from extensions.models import provider_objects
 from extensions.request_body import buffer_body
-from extensions.tenancy import end_users
-from extensions.tenancy.config_values import check_management_body, checks_management_body
-from extensions.tenancy.conflicts import CLAIMS, check_conflicts
-from extensions.tenancy.decision import Decision
-from extensions.tenancy.guards import check_guards
-from extensions.tenancy.onboarding import ONBOARDING_ROUTES, OnboardingRefusal, check_onboarding
-from extensions.tenancy.references import check_references
+from extensions.tenancy.policy import end_users
+from extensions.tenancy.policy.config_values import check_management_body, checks_management_body
+from extensions.tenancy.policy.conflicts import CLAIMS, check_conflicts
+from extensions.tenancy.policy.decision import Decision
+from extensions.tenancy.policy.guards import check_guards
+from extensions.tenancy.policy.references import check_references
 
-__all__ = ["CHECKS", "REQUEST_ID_HEADER", "Check", "Exchange", "Reply"]
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "Check",
+    "Conflicts",
+    "EndUserNamespace",
+    "Exchange",
+    "Guards",
+    "ReadBody",
+    "References",
+    "Reply",
+    "StoredConfiguration",
+    "parsed_body",
+]
 
 log = logging.getLogger("atrium.middleware")
 
@@ -112,33 +123,6 @@ def _loads(body: bytes) -> Any:
         return json.loads(body) if body.strip() else None
     except ValueError:
         return None  # not JSON: LiteLLM answers the parse error itself
-
-
-class ProviderObjects:
-    """Provider objects and selectors: pinned to the account's own deployments before LiteLLM
-    picks credentials (many of these handlers skip the pre-call hook)."""
-
-    def applies(self, ex: Exchange) -> bool:
-        return ex.vetted_http and ex.decision.is_llm
-
-    async def run(self, ex: Exchange) -> Reply | None:
-        assert ex.decision.classification is not None  # applies() checked it
-        try:
-            ex.receive = await provider_objects.vet_llm_request(
-                ex.scope, ex.receive, ex.decision.classification.template, ex.decision.principal.account_id
-            )
-        except Exception as exc:
-            if not litellm.is_proxy_exception(exc):
-                raise
-            log.info("provider object refused", extra={"path": ex.scope.get("path")})
-            extra = [(REQUEST_ID_HEADER.encode(), ex.request_id.encode())]
-            refused: Exception = exc
-
-            async def reply(send: Send) -> None:
-                await provider_objects.send_refusal(send, refused, extra)
-
-            return reply
-        return None
 
 
 class ReadBody:
@@ -222,65 +206,3 @@ class EndUserNamespace:
             ctx=ex.decision.principal,
         )
         return None
-
-
-class Onboarding:
-    """Invitations stay in their account, whoever presents the link."""
-
-    def applies(self, ex: Exchange) -> bool:
-        return not ex.is_ws and (ex.decision.method, ex.decision.path) in ONBOARDING_ROUTES
-
-    async def run(self, ex: Exchange) -> Reply | None:
-        parsed, ex.receive = await parsed_body(ex.scope, ex.headers, ex.receive, llm=False)
-        try:
-            peer = ex.scope["client"][0] if ex.scope.get("client") else None
-            await check_onboarding(
-                ex.decision.method,
-                ex.decision.path,
-                ex.scope.get("query_string", b""),
-                parsed,
-                peer=peer,
-                headers=ex.headers,
-            )
-        except OnboardingRefusal as refusal:
-            return _litellm_error(refusal, ex.request_id)
-        return None
-
-
-def _litellm_error(refusal: OnboardingRefusal, request_id: str) -> Reply:
-    """A refusal on LiteLLM's own public routes, in LiteLLM's error body (the UI parses it)."""
-    body = json.dumps(
-        litellm.proxy_error_body(
-            refusal.message, status=refusal.status, error_type="invalid_request_error", param=refusal.param
-        )
-    ).encode()
-
-    async def reply(send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": refusal.status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (REQUEST_ID_HEADER.encode(), request_id.encode()),
-                    # Retry-After of a throttled sign-in
-                    *((name.lower().encode(), value.encode()) for name, value in refusal.headers.items()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-    return reply
-
-
-CHECKS: tuple[Check, ...] = (
-    ProviderObjects(),
-    ReadBody(),
-    Guards(),
-    StoredConfiguration(),
-    Conflicts(),
-    References(),
-    EndUserNamespace(),
-    Onboarding(),
-)

@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl
 from extensions import litellm
 from extensions.errors import NotFound, RequestError
 from extensions.runtime import runtime
-from extensions.tenancy.context import TenantContext
+from extensions.tenancy.request.context import TenantContext
 
 __all__ = [
     "FIELDS",

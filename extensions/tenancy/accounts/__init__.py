@@ -1,0 +1,1 @@
+"""Accounts: the store (create, suspend, delete, admins) and the cache-invalidation bus."""

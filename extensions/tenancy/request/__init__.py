@@ -1,0 +1,1 @@
+"""Per request: the principal, credential resolution, the middleware and its check pipeline."""
