@@ -117,7 +117,9 @@ $fn$;
 
 def trigger_migration_sql() -> str:
     parts = [
-        "-- GENERATED from extensions/tenancy/data/stamping.py (trigger_migration_sql); idempotent.",
+        # The header names the module where it lived when the migration was first applied (now
+        # tenancy/data/): an applied migration's bytes never change, its checksum is on record.
+        "-- GENERATED from extensions/tenancy/stamping.py (trigger_migration_sql); idempotent.",
         _FUNCTION.strip(),
         "",
     ]
