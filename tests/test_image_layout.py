@@ -106,10 +106,12 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Image]:
     wheel = next((root / "dist").glob("atrium_gateway-*.whl"))
 
     venv = root / "venv"
-    run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", venv], base_env, root)
-    # The wheel goes in before the .pth exists, so pip sees an empty environment (not the shared
-    # venv's editable atrium-gateway, which it would call "already satisfied").
-    run([venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel], base_env, root)
+    run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", "--without-pip", venv], base_env, root)
+    # The shared pip installs into the fresh interpreter's environment (`--python`), and before the
+    # .pth exists, so it sees an empty environment (not the shared venv's editable atrium-gateway,
+    # which it would call "already satisfied").
+    pip = [sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "-q"]
+    run([*pip, "--no-deps", "--no-index", wheel], base_env, root)
     site_dir = Path(
         run(
             [venv / "bin" / "python", "-c", "import site; print(site.getsitepackages()[0])"], base_env, root
@@ -202,10 +204,10 @@ def test_the_wheel_runs_outside_the_checkout(
 
 
 def test_a_missing_data_path_fails_clearly(image: Image) -> None:
-    missing = image.app / "no-such-migrations"
-    proc = image.atrium(
-        "migrate", "--database-url", "postgresql://127.0.0.1:1/none", "--migrations-dir", str(missing), ok=False
-    )
-    assert proc.returncode == 2 and f"migrations folder {missing} does not exist" in proc.stderr, proc.stderr
-    doctor = image.atrium("doctor", ok=False, env={"ATRIUM_PRISMA_ENGINE_DIR": str(missing)})
-    assert doctor.returncode == 1 and "wasm engine project is missing" in doctor.stderr, doctor.stderr
+    # An explicit path that does not exist is an error, never a fall-back to the wheel's copy.
+    missing = image.app / "no-such-dir"
+    env = {"ATRIUM_PRISMA_ENGINE_DIR": str(missing), "ATRIUM_MIGRATIONS_DIR": str(missing)}
+    doctor = image.atrium("doctor", ok=False, env=env)
+    assert doctor.returncode == 1, doctor.stdout + doctor.stderr
+    assert f"wasm engine project is missing at {missing}" in doctor.stderr
+    assert f"migrations folder {missing} does not exist" in doctor.stderr
