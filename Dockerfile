@@ -1,4 +1,5 @@
 # Production image: the same scripts the tests and `make run` use.
+# tests/test_image_layout.py runs these steps without Docker (wheel in a fresh venv, outside the checkout).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
@@ -8,17 +9,20 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends nodejs npm ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 
-WORKDIR /app
-COPY pyproject.toml README.md constraints.txt ./
-COPY extensions ./extensions
-RUN pip install --no-cache-dir . -c constraints.txt
+# A regular (non-editable) install. The wheel carries what Atrium reads at run time: migrations,
+# schema.prisma and the wasm engine project (setup.py bundles them into extensions/_bundle). The
+# sources are built outside /app and removed, so nothing at run time can import or read the checkout.
+COPY pyproject.toml setup.py README.md constraints.txt schema.prisma /tmp/src/
+COPY extensions /tmp/src/extensions
+COPY prisma /tmp/src/prisma
+RUN pip install --no-cache-dir /tmp/src -c /tmp/src/constraints.txt && rm -rf /tmp/src
 
-COPY prisma ./prisma
-COPY schema.prisma ./
+WORKDIR /app
 COPY scripts ./scripts
-# Installs the bundled engine's npm packages and generates the Prisma client from ./schema.prisma
-# (native engine when Prisma's binary host is reachable at build time, else the WebAssembly one).
-RUN cd prisma/engine && npm ci --no-audit --no-fund && cd /app && scripts/deploy.sh generate
+# The bundled engine's npm packages (npm ci from its lockfile, inside site-packages), then the Prisma
+# client from the wheel's schema.prisma (native engine when Prisma's binary host is reachable at build
+# time, else the WebAssembly one). `atrium doctor` fails the build when the engine cannot run.
+RUN python -m extensions.prisma_engine install && scripts/deploy.sh generate && atrium doctor
 
 RUN useradd --system --home /var/lib/atrium atrium && mkdir -p /var/lib/atrium \
     && chown atrium /var/lib/atrium

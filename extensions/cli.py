@@ -18,9 +18,6 @@ __all__ = ["main"]
 
 log = logging.getLogger("atrium.cli")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-OUR_MIGRATIONS = REPO_ROOT / "prisma" / "migrations"
-
 
 def _env_help() -> str:
     width = max(map(len, ENV_VARS))
@@ -28,9 +25,9 @@ def _env_help() -> str:
 
 
 def _run_migrations(dsn: str, ours: Path | None = None) -> None:
-    from extensions.db.migrate import discover, migrate
+    from extensions.db.migrate import atrium_migrations_dir, discover, migrate
 
-    ours = ours or Path(os.environ.get("ATRIUM_MIGRATIONS_DIR") or OUR_MIGRATIONS)
+    ours = ours or atrium_migrations_dir()
     migrations = discover(litellm.shipped_migrations_dir(), ours)
     report = asyncio.run(migrate(dsn, migrations))
     print(f"migrations: {len(report.applied)} applied, {report.skipped} already applied", file=sys.stderr)
@@ -53,13 +50,25 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     versions = ", ".join(f"{k}=={v}" for k, v in litellm.CONTRACT.versions.items())
     print(f"pinned: {versions}")
     try:
-        from extensions.prisma_engine import describe
+        from extensions.prisma_engine import default_schema, describe, engine_problems
 
         print(f"prisma engine: {describe()}")
+        problems += [f"prisma engine: {p}" for p in engine_problems()]
+        schema = default_schema()
+        print(f"schema: {schema}")
+        if not schema.is_file():
+            problems.append(f"schema {schema} does not exist (set ATRIUM_SCHEMA or reinstall the package)")
     except AtriumError as exc:
         problems.append(f"prisma engine: {exc}")
     except ImportError:
         problems.append("prisma engine support (extensions.prisma_engine) is not installed")
+    try:
+        from extensions.db.migrate import atrium_migrations_dir, discover
+
+        ours = atrium_migrations_dir()
+        print(f"migrations: {len(discover(ours))} in {ours}")
+    except AtriumError as exc:
+        problems.append(f"migrations: {exc}")
     if problems:
         print("atrium doctor: FAILED", file=sys.stderr)
         for problem in problems:
@@ -161,13 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument(
         "--migrations-dir",
         type=Path,
-        help="Atrium's migrations folder (env ATRIUM_MIGRATIONS_DIR; default prisma/migrations of this checkout)",
+        help="Atrium's migrations folder (env ATRIUM_MIGRATIONS_DIR; default: the installed package's copy, "
+        "or prisma/migrations of a checkout)",
     )
     migrate.set_defaults(func=cmd_migrate)
     doctor = sub.add_parser(
         "doctor",
         help="check installed versions, LiteLLM schema and hooks, Prisma engine",
-        description="Exit 1 with what differs when the installed LiteLLM does not match the pinned contract.",
+        description="Exit 1 with what is wrong: the installed LiteLLM differs from the pinned contract, the "
+        "Prisma engine cannot run (e.g. the wasm engine's node_modules are missing), or the schema or "
+        "migrations are not found.",
     )
     doctor.set_defaults(func=cmd_doctor)
     return parser

@@ -29,7 +29,9 @@ ENV_VARS: dict[str, str] = {
     "ATRIUM_WORKERS": "Number of uvicorn worker processes (default 1).",
     "ATRIUM_WORKER_HEALTHCHECK_TIMEOUT": "Seconds a starting worker has to answer uvicorn's supervisor (default 120).",
     "ATRIUM_PRISMA_ENGINE": "native | wasm: force the Prisma query engine (default: native if available).",
-    "ATRIUM_MIGRATIONS_DIR": "Atrium's migrations folder (default: prisma/migrations of the checkout).",
+    "ATRIUM_MIGRATIONS_DIR": "Atrium's migrations folder (default: the installed package's, or the checkout's).",
+    "ATRIUM_PRISMA_ENGINE_DIR": "The wasm engine project (default: the installed package's, or prisma/engine).",
+    "ATRIUM_SCHEMA": "schema.prisma to generate the client from (default: the package's, or the checkout's).",
     "ATRIUM_LOG_LEVEL": "Log level of Atrium's structured logs (default INFO).",
     # Identity (extensions/auth): SSO, super admins, trusted header, invitations.
     "SUPER_ADMIN_EMAILS": "Comma-separated emails that become super admins when they sign in through a trusted SSO.",

@@ -14,7 +14,12 @@ if [[ -n "${ATRIUM_VENV:-}" ]]; then BIN="$ATRIUM_VENV/bin/"
 elif [[ -x "$ROOT/.venv/bin/atrium" ]]; then BIN="$ROOT/.venv/bin/"
 else BIN=""; fi
 
-step_generate() { "${BIN}python" -m extensions.prisma_engine generate --schema "$ROOT/schema.prisma"; }
+# A checkout generates from its own schema.prisma; the image (only scripts/ copied) uses the wheel's.
+step_generate() {
+  local schema=()
+  [[ -f "$ROOT/schema.prisma" ]] && schema=(--schema "$ROOT/schema.prisma")
+  "${BIN}python" -m extensions.prisma_engine generate "${schema[@]}"
+}
 step_migrate() {
   if [[ -z "${DATABASE_URL:-}" ]]; then
     echo "deploy.sh migrate: DATABASE_URL is not set (set it to the PostgreSQL DSN to migrate)" >&2

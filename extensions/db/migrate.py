@@ -26,9 +26,18 @@ from pathlib import Path
 
 import asyncpg
 
-from extensions.errors import MigrationError
+from extensions.errors import ConfigurationError, MigrationError
+from extensions.prisma_engine import resolve_data
 
-__all__ = ["PRISMA_ADVISORY_LOCK", "Migration", "MigrationReport", "discover", "migrate", "split_sql"]
+__all__ = [
+    "PRISMA_ADVISORY_LOCK",
+    "Migration",
+    "MigrationReport",
+    "atrium_migrations_dir",
+    "discover",
+    "migrate",
+    "split_sql",
+]
 
 log = logging.getLogger("atrium.migrate")
 
@@ -72,10 +81,21 @@ class MigrationReport:
     skipped: int
 
 
+def atrium_migrations_dir() -> Path:
+    """Atrium's own migrations: env ``ATRIUM_MIGRATIONS_DIR``, else the wheel's copy, else the checkout's."""
+    return resolve_data("ATRIUM_MIGRATIONS_DIR", "migrations", "prisma/migrations")
+
+
 def discover(*directories: Path) -> list[Migration]:
     """Migrations of each directory in name order; directories in the order given."""
     found: list[Migration] = []
     for directory in directories:
+        if not directory.is_dir():
+            # A wrong path must not read as "nothing to apply", nor end in a bare FileNotFoundError.
+            raise ConfigurationError(
+                f"migrations folder {directory} does not exist",
+                hint="set ATRIUM_MIGRATIONS_DIR to Atrium's prisma/migrations, or reinstall the package",
+            )
         for folder in sorted(p for p in directory.iterdir() if (p / "migration.sql").is_file()):
             found.append(Migration(folder.name, folder / "migration.sql"))
     return found

@@ -14,18 +14,21 @@ from __future__ import annotations
 
 from ._generate import generate
 from ._npm import ensure_node_modules
-from ._paths import ENGINE_COMMIT, ENGINE_DIR
-from ._select import EngineChoice, EngineKind, describe, engine_env, reset_cache, select_engine
+from ._paths import ENGINE_COMMIT, ENGINE_DIR, default_schema, resolve_data
+from ._select import EngineChoice, EngineKind, describe, engine_env, engine_problems, reset_cache, select_engine
 
 __all__ = [
     "ENGINE_COMMIT",
     "ENGINE_DIR",
     "EngineChoice",
     "EngineKind",
+    "default_schema",
     "describe",
     "engine_env",
+    "engine_problems",
     "ensure_node_modules",
     "generate",
     "reset_cache",
+    "resolve_data",
     "select_engine",
 ]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
+from pathlib import Path
 
 from extensions.errors import EngineError
 
@@ -25,10 +27,26 @@ def node_modules_current() -> bool:
         return False
     if stamp.is_file():
         return stamp.read_text().strip() == _lock_digest()
-    # Installed by a plain `npm ci` (e.g. the Makefile): npm's own record of the tree,
-    # written after the lockfile was last changed, is as good as our stamp.
-    hidden = _paths.node_modules() / ".package-lock.json"
-    return hidden.is_file() and hidden.stat().st_mtime >= _paths.lockfile().stat().st_mtime
+    # Installed by a plain `npm ci` (e.g. the Makefile): npm's own record of the tree names
+    # every package it installed. Compared by content, not by mtime: a wheel install gives the
+    # lockfile a fresh mtime, which would make a current tree look stale and re-run npm.
+    return _installed_match_lock(_paths.node_modules() / ".package-lock.json")
+
+
+def _packages(path: Path) -> dict[str, tuple[object, object]]:
+    packages = json.loads(path.read_text()).get("packages") or {}
+    return {
+        name: (meta.get("version"), meta.get("integrity"))
+        for name, meta in packages.items()
+        if name and isinstance(meta, dict)
+    }
+
+
+def _installed_match_lock(hidden: Path) -> bool:
+    try:
+        return hidden.is_file() and _packages(hidden) == _packages(_paths.lockfile())
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def ensure_node_modules() -> None:

@@ -1,4 +1,12 @@
-"""Where the engine project lives and where prisma-client-py keeps native engines."""
+"""Where Atrium's data files live (engine project, schema, migrations), and prisma-client-py's engines.
+
+Two layouts exist. A checkout (editable install, ``make run``, the tests) keeps them at the
+repository root: ``prisma/engine``, ``schema.prisma``, ``prisma/migrations``. A wheel
+(``pip install .``, the production image) carries copies in ``extensions/_bundle/`` (see
+``setup.py``), because nothing of the checkout is there at run time. An environment
+variable overrides each one; nothing falls back to a path that merely happens to exist,
+such as prisma-client-py's own ``site-packages/prisma``.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +16,41 @@ from pathlib import Path
 ENGINE_COMMIT = "393aa359c9ad4a4bb28630fb5613f9c281cde053"
 PRISMA_VERSION = "5.17.0"
 
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+BUNDLE_DIR = PACKAGE_DIR / "_bundle"
 
-def _engine_dir() -> Path:
-    # An override lets a non-editable install (e.g. a wheel in a container) point at
-    # the engine project shipped elsewhere; the editable install finds it in the repo.
-    override = os.environ.get("ATRIUM_PRISMA_ENGINE_DIR")
+
+def checkout_root() -> Path | None:
+    """The repository root when running from a checkout, else None (a wheel's parent is site-packages)."""
+    root = PACKAGE_DIR.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "prisma").is_dir() else None
+
+
+def data_candidates(env_var: str, bundled: str, in_checkout: str) -> list[Path]:
+    """Where a data file may be, in the order they are tried: override, wheel, checkout."""
+    override = os.environ.get(env_var)
     if override:
-        return Path(override).resolve()
-    return Path(__file__).resolve().parents[2] / "prisma" / "engine"
+        # An operator's explicit choice is the only candidate: a typo must fail, not fall back.
+        return [Path(override).expanduser().resolve()]
+    found = [BUNDLE_DIR / bundled]
+    root = checkout_root()
+    if root is not None:
+        found.append(root / in_checkout)
+    return found
 
 
-ENGINE_DIR: Path = _engine_dir()
+def resolve_data(env_var: str, bundled: str, in_checkout: str) -> Path:
+    """The first existing candidate, else the first one (so the caller's error names a real place)."""
+    candidates = data_candidates(env_var, bundled, in_checkout)
+    return next((p for p in candidates if p.exists()), candidates[0])
+
+
+ENGINE_DIR: Path = resolve_data("ATRIUM_PRISMA_ENGINE_DIR", "engine", "prisma/engine")
+
+
+def default_schema() -> Path:
+    """The root ``schema.prisma`` the client is generated from (env ``ATRIUM_SCHEMA`` overrides)."""
+    return resolve_data("ATRIUM_SCHEMA", "schema.prisma", "schema.prisma")
 
 
 def wasm_query_engine() -> Path:

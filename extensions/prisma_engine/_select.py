@@ -186,6 +186,33 @@ def _node_version() -> str:
     return f"node {out or '?'}"
 
 
+def engine_problems() -> list[str]:
+    """Why the chosen engine cannot run here (empty when it can): ``atrium doctor`` fails on any."""
+    try:
+        choice = select_engine()
+    except EngineError as exc:
+        return [str(exc)]
+    if choice.kind == "native":
+        return []
+    from ._npm import node_modules_current
+
+    problems: list[str] = []
+    if not _paths.lockfile().is_file():
+        problems.append(
+            f"the wasm engine project is missing at {_paths.ENGINE_DIR} (no package-lock.json): "
+            "reinstall the wheel, or point ATRIUM_PRISMA_ENGINE_DIR at a copy of prisma/engine"
+        )
+        return problems
+    if shutil.which(os.environ.get("ATRIUM_NODE", "node")) is None:
+        problems.append("node is not on PATH: the wasm engine runs on Node.js 18.18+")
+    if not node_modules_current():
+        problems.append(
+            f"the wasm engine's node_modules in {_paths.ENGINE_DIR} are missing or do not match its lockfile: "
+            "run `python -m extensions.prisma_engine install` (npm ci from the lockfile)"
+        )
+    return problems
+
+
 def describe() -> str:
     """One line for ``atrium doctor``."""
     choice = select_engine()
