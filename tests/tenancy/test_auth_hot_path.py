@@ -60,10 +60,23 @@ def world(proxy: ProxyProcess, master_key: str) -> AccountWorld:
 
 @pytest.fixture(scope="module")
 def global_key(proxy: ProxyProcess, master_key: str) -> str:
-    """A key the super admin creates without acting as an account: it belongs to no account."""
-    root = httpx.Client(base_url=proxy.base_url, headers={"Authorization": f"Bearer {master_key}"}, timeout=30)
-    response = root.post("/key/generate", json={"models": ["gpt-fake"], "key_alias": f"global-{uuid.uuid4().hex[:6]}"})
+    """A key the super admin creates without acting as an account: it belongs to no account.
+
+    It has a (global) user and team, so LiteLLM's authentication prefetches their rows: the
+    raw statement the guard used to refuse on every request.
+    """
+    suffix = uuid.uuid4().hex[:6]
+    with httpx.Client(base_url=proxy.base_url, headers={"Authorization": f"Bearer {master_key}"}, timeout=30) as root:
+        team = root.post("/team/new", json={"team_alias": f"global-team-{suffix}", "models": ["gpt-fake"]})
+        assert team.status_code == 200, team.text
+        user = root.post("/user/new", json={"user_id": f"global-user-{suffix}", "auto_create_key": False})
+        assert user.status_code == 200, user.text
+        response = root.post(
+            "/key/generate",
+            json={"user_id": f"global-user-{suffix}", "team_id": team.json()["team_id"], "models": ["gpt-fake"]},
+        )
     assert response.status_code == 200, response.text
+    assert response.json().get("account_id") is None
     key: str = response.json()["key"]
     return key
 
