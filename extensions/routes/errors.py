@@ -1,14 +1,45 @@
-"""The one place Atrium errors become HTTP responses."""
+"""The one place Atrium errors become HTTP responses, and the boundary of Atrium's own routes.
+
+Atrium's routers (``/account/*``, ``/atrium/*``, the email-first login) are built with
+:class:`AtriumRoute`, which gives every answer of theirs one format,
+``{"error": {"code", "message", "hint", "type", "request_id"}}``:
+
+- FastAPI's validation errors (its ``422 {"detail": [...]}``) become :class:`InvalidInput`
+  naming the offending field, without echoing the value;
+- a NUL character anywhere in the input is refused with 400 before a handler runs, since
+  PostgreSQL cannot store it in text and asyncpg would fail mid-statement (a 500);
+- anything else that escapes a handler becomes a 500 in the same format, logged with its
+  request id.
+
+Replacements of LiteLLM routes are LiteLLM routes and keep LiteLLM's error form: they do
+not use this route class.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+import json
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from extensions.errors import AtriumError
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+
+from extensions.errors import AtriumError, InvalidInput, RequestError
 from extensions.logs import request_id_var
 
-__all__ = ["install_error_handlers", "to_response"]
+__all__ = ["AtriumRoute", "InvalidCharacter", "install_error_handlers", "to_response", "validation_error"]
+
+log = logging.getLogger("atrium.routes")
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class InvalidCharacter(RequestError):
+    code = "invalid_character"
 
 
 def to_response(error: AtriumError) -> JSONResponse:
@@ -23,3 +54,110 @@ def install_error_handlers(app: FastAPI) -> None:
         return to_response(exc)
 
     app.add_exception_handler(AtriumError, handle)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    # FastAPI prefixes the location with where it was read (body, query, path, header, cookie).
+    parts = [str(p) for p in loc]
+    if len(parts) > 1 and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def validation_error(exc: RequestValidationError) -> InvalidInput:
+    """FastAPI's validation error as Atrium's, the first offending field named; values never echoed."""
+    errors = list(exc.errors())
+    if not errors:
+        return InvalidInput("the request is not valid", hint="see the route's schema at /openapi.json")
+    first = errors[0]
+    field = _field(first.get("loc", ()))
+    # pydantic's ``msg`` states the rule, not the input ("String should have at most 64 characters").
+    message = f"{field}: {first.get('msg', 'invalid value')}"
+    if first.get("type") == "json_invalid":
+        message = "the request body is not valid JSON"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return InvalidInput(
+        message + more,
+        hint="fix the field and send again; the route's schema is at /openapi.json",
+        param=field,
+        fields=[_field(e.get("loc", ())) for e in errors[:20]],
+    )
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _nul_refusal(where: str) -> InvalidCharacter:
+    return InvalidCharacter(
+        f"the {where} contains a NUL character (\\u0000)",
+        hint="remove NUL characters: text fields cannot store them",
+        param=where,
+    )
+
+
+async def refuse_nul(request: Request) -> None:
+    """400 when any input of the request carries NUL: query, path, body (JSON or form)."""
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            raise _nul_refusal(f"query parameter {name[:64]!r}".replace("\x00", "\\x00"))
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise _nul_refusal(f"path parameter {name!r}")
+    if request.method in {"GET", "HEAD", "OPTIONS"}:
+        return
+    body = await request.body()  # cached on the request: the handler reads the same bytes
+    if not body:
+        return
+    if b"\x00" in body:
+        raise _nul_refusal("request body")
+    content_type = request.headers.get("content-type", "")
+    if "application/x-www-form-urlencoded" in content_type and b"%00" in body:
+        raise _nul_refusal("request body")
+    if b"\\u0000" not in body.lower():
+        return
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return  # not JSON: FastAPI's validation answers it
+    if _has_nul(parsed):
+        raise _nul_refusal("request body")
+
+
+class AtriumRoute(APIRoute):
+    """Route class of Atrium's own routers: one error format, NUL refused at the boundary."""
+
+    def get_route_handler(self) -> Handler:
+        inner = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            await refuse_nul(request)
+            try:
+                return await inner(request)
+            except AtriumError:
+                raise
+            except RequestValidationError as exc:
+                raise validation_error(exc) from exc
+            except HTTPException as exc:
+                raise _from_http(exc) from exc
+            except Exception as exc:
+                # A bug, not the caller's fault: logged with the request id the answer carries.
+                log.exception("unhandled error in %s %s", request.method, request.url.path)
+                raise AtriumError(
+                    "internal error", hint=f"report request id {request_id_var.get()} to the operator"
+                ) from exc
+
+        return handler
+
+
+def _from_http(exc: HTTPException) -> AtriumError:
+    error = AtriumError(str(exc.detail)[:200], hint=None)
+    error.status = exc.status_code
+    error.code = "http_error"
+    return error
