@@ -6,8 +6,9 @@ Atrium's routers (``/account/*``, ``/atrium/*``, the email-first login) are buil
 
 - FastAPI's validation errors (its ``422 {"detail": [...]}``) become :class:`InvalidInput`
   naming the offending field, without echoing the value;
-- a NUL character anywhere in the input is refused with 400 before a handler runs, since
-  PostgreSQL cannot store it in text and asyncpg would fail mid-statement (a 500);
+- a NUL character or a lone surrogate anywhere in the input is refused with 400 before a
+  handler runs, since PostgreSQL cannot store either in text and asyncpg would fail
+  mid-statement (a 500);
 - anything else that escapes a handler becomes a 500 in the same format, logged with its
   request id.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -84,22 +86,30 @@ def validation_error(exc: RequestValidationError) -> InvalidInput:
     )
 
 
-def _has_nul(value: Any) -> bool:
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable(value: Any) -> bool:
+    """NUL or a lone surrogate (JSON may escape one): PostgreSQL's UTF-8 text can hold neither."""
     if isinstance(value, str):
-        return "\x00" in value
+        return _UNSTORABLE.search(value) is not None
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+        return any(_unstorable(v) for v in value)
     return False
 
 
 def _nul_refusal(where: str) -> InvalidCharacter:
     return InvalidCharacter(
-        f"the {where} contains a NUL character (\\u0000)",
-        hint="remove NUL characters: text fields cannot store them",
+        f"the {where} contains a NUL character (\\u0000) or a lone surrogate (\\ud800-\\udfff)",
+        hint="remove NUL characters and lone surrogates: text fields cannot store them",
         param=where,
     )
+
+
+# The JSON escapes that decode to an unstorable character; a body without one is not parsed here.
+_ESCAPES = re.compile(rb"\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
 async def refuse_nul(request: Request) -> None:
@@ -120,13 +130,13 @@ async def refuse_nul(request: Request) -> None:
     content_type = request.headers.get("content-type", "")
     if "application/x-www-form-urlencoded" in content_type and b"%00" in body:
         raise _nul_refusal("request body")
-    if b"\\u0000" not in body.lower():
+    if _ESCAPES.search(body) is None:
         return
     try:
         parsed = json.loads(body)
     except ValueError:
         return  # not JSON: FastAPI's validation answers it
-    if _has_nul(parsed):
+    if _unstorable(parsed):
         raise _nul_refusal("request body")
 
 

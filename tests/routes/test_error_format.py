@@ -132,3 +132,15 @@ def test_litellm_routes_keep_litellm_validation_form(root: httpx.Client) -> None
     response = root.post("/team/new", json={"models": "not-a-list"})
     assert response.status_code == 422, response.text
     assert "detail" in response.json()
+
+
+def test_lone_surrogates_are_refused_as_input(root: httpx.Client) -> None:
+    # JSON may escape a lone surrogate; PostgreSQL's UTF-8 text cannot hold it.
+    for raw in (b'{"name": "x\\ud800y"}', b'{"name": "Ok", "settings": {"k": "\\udfff"}}'):
+        response = root.post("/account/new", content=raw, headers={"content-type": "application/json"})
+        assert atrium_error(response, 400)["code"] == "invalid_character", response.text
+    # An escaped surrogate *pair* is an ordinary character (an emoji): accepted.
+    name = f"Rocket {uuid.uuid4().hex[:6]}"
+    raw = ('{"name": "' + name + ' \\ud83d\\ude80"}').encode()
+    created = root.post("/account/new", content=raw, headers={"content-type": "application/json"})
+    assert created.status_code == 200 and created.json()["name"] == f"{name} \U0001f680", created.text
