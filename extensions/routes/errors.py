@@ -8,7 +8,7 @@ Atrium's routers (``/account/*``, ``/atrium/*``, the email-first login) are buil
   naming the offending field, without echoing the value;
 - a NUL character or a lone surrogate anywhere in the input is refused with 400 before a
   handler runs, since PostgreSQL cannot store either in text and asyncpg would fail
-  mid-statement (a 500);
+  mid-statement (a 500); a body over ``BODY_LIMIT`` is refused with 413;
 - anything else that escapes a handler becomes a 500 in the same format, logged with its
   request id.
 
@@ -33,11 +33,21 @@ from starlette.exceptions import HTTPException
 from extensions.errors import AtriumError, InvalidInput, RequestError
 from extensions.logs import request_id_var
 
-__all__ = ["AtriumRoute", "InvalidCharacter", "install_error_handlers", "to_response", "validation_error"]
+__all__ = [
+    "AtriumRoute",
+    "BodyTooLarge",
+    "InvalidCharacter",
+    "install_error_handlers",
+    "to_response",
+    "validation_error",
+]
 
 log = logging.getLogger("atrium.routes")
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+# Account settings and an SSO configuration are a few KiB; nothing Atrium stores needs more.
+BODY_LIMIT = 64 * 1024
 
 
 class InvalidCharacter(RequestError):
@@ -112,8 +122,19 @@ def _nul_refusal(where: str) -> InvalidCharacter:
 _ESCAPES = re.compile(rb"\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
+class BodyTooLarge(RequestError):
+    code = "body_too_large"
+    status = 413
+
+
+def _too_large() -> BodyTooLarge:
+    return BodyTooLarge(
+        f"the request body is larger than {BODY_LIMIT // 1024} KiB", hint="send less: Atrium's routes take small bodies"
+    )
+
+
 async def refuse_nul(request: Request) -> None:
-    """400 when any input of the request carries NUL: query, path, body (JSON or form)."""
+    """400 when any input carries NUL or a lone surrogate (query, path, JSON or form body); 413 for a big body."""
     for name, value in request.query_params.multi_items():
         if "\x00" in name or "\x00" in value:
             raise _nul_refusal(f"query parameter {name[:64]!r}".replace("\x00", "\\x00"))
@@ -122,7 +143,12 @@ async def refuse_nul(request: Request) -> None:
             raise _nul_refusal(f"path parameter {name!r}")
     if request.method in {"GET", "HEAD", "OPTIONS"}:
         return
-    body = await request.body()  # cached on the request: the handler reads the same bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > BODY_LIMIT:
+        raise _too_large()  # refused before reading
+    body = await request.body()
+    if len(body) > BODY_LIMIT:  # a chunked body declares no length
+        raise _too_large()  # cached on the request: the handler reads the same bytes
     if not body:
         return
     if b"\x00" in body:
@@ -141,14 +167,14 @@ async def refuse_nul(request: Request) -> None:
 
 
 class AtriumRoute(APIRoute):
-    """Route class of Atrium's own routers: one error format, NUL refused at the boundary."""
+    """Route class of Atrium's own routers: one error format, NUL refused at the boundary, bodies bounded."""
 
     def get_route_handler(self) -> Handler:
         inner = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
-            await refuse_nul(request)
             try:
+                await refuse_nul(request)
                 return await inner(request)
             except AtriumError:
                 raise
@@ -168,6 +194,6 @@ class AtriumRoute(APIRoute):
 
 def _from_http(exc: HTTPException) -> AtriumError:
     error = AtriumError(str(exc.detail)[:200], hint=None)
-    error.status = exc.status_code
     error.code = "http_error"
+    error.status = exc.status_code
     return error

@@ -144,3 +144,9 @@ def test_lone_surrogates_are_refused_as_input(root: httpx.Client) -> None:
     raw = ('{"name": "' + name + ' \\ud83d\\ude80"}').encode()
     created = root.post("/account/new", content=raw, headers={"content-type": "application/json"})
     assert created.status_code == 200 and created.json()["name"] == f"{name} \U0001f680", created.text
+
+
+def test_bodies_are_bounded(root: httpx.Client) -> None:
+    settings = {f"k{i}": "v" * 1000 for i in range(90)}  # under the key limit, over the body limit
+    error = atrium_error(root.post("/account/new", json={"name": "Big", "settings": settings}), 413)
+    assert error["code"] == "body_too_large" and "KiB" in error["message"]
