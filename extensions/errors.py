@@ -18,8 +18,12 @@ HTTP responses; library errors are converted at the boundary with ``raise ... fr
      │    ├── AccountInactive      (suspended or deleted account)
      │    └── RouteNotAllowed      (route not classified as safe for tenant principals)
      └── RequestError              (bad input: 400/404/409)
+          ├── InvalidInput         (a request that fails its schema: 422, the field named)
           ├── NotFound
           └── Conflict
+
+Messages never carry unbounded caller input: values are quoted through :func:`echo`, and
+the body caps the message (a 5,000-character slug must not come back whole).
 """
 
 from __future__ import annotations
@@ -36,13 +40,34 @@ __all__ = [
     "Conflict",
     "EngineError",
     "InvalidCredential",
+    "InvalidInput",
     "MigrationError",
     "NoTenantContext",
     "NotFound",
     "RequestError",
     "RouteNotAllowed",
     "TenancyError",
+    "echo",
 ]
+
+ECHO_LIMIT = 64
+MESSAGE_LIMIT = 512  # a net under echo(): no message reaches a client longer than this
+
+
+def echo(value: object, limit: int = ECHO_LIMIT) -> str:
+    """``value`` quoted for a message, cut at ``limit`` characters with an ellipsis.
+
+    Input is echoed so callers see what was refused, but bounded: error bodies and logs
+    must not grow with what a caller sends.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        return repr(text[:limit]) + "…"
+    return repr(text)
+
+
+def _bounded(message: str) -> str:
+    return message if len(message) <= MESSAGE_LIMIT else message[:MESSAGE_LIMIT] + "…"
 
 
 class AtriumError(Exception):
@@ -61,16 +86,23 @@ class AtriumError(Exception):
         return {}
 
     def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.hint:
-            body["hint"] = self.hint
+        body: dict[str, Any] = {"code": self.code, "message": _bounded(self.message), "hint": self.hint}
         if self.details:
             body["details"] = self.details
         return body
 
     def response_body(self, request_id: str | None) -> dict[str, Any]:
-        """The HTTP body: LiteLLM's ``{"error": {...}}`` shape, so clients parse both alike."""
-        return {"error": {**self.to_dict(), "type": self.code, "request_id": request_id}}
+        """The HTTP body of every Atrium route: ``{"error": {code, message, hint, type, request_id}}``.
+
+        LiteLLM's ``{"error": {...}}`` shape, so clients parse both alike; every key is always
+        present (``hint`` may be null) so a client need not probe. ``param`` names the offending
+        field when there is one, as OpenAI's errors do.
+        """
+        body = {**self.to_dict(), "type": self.code, "request_id": request_id}
+        param = self.details.get("param")
+        if param is not None:
+            body["param"] = param
+        return {"error": body}
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
@@ -140,6 +172,13 @@ class RouteNotAllowed(TenancyError):
 class RequestError(AtriumError):
     code = "bad_request"
     status = 400
+
+
+class InvalidInput(RequestError):
+    """The request does not match the route's schema (FastAPI's validation), in Atrium's format."""
+
+    code = "invalid_request"
+    status = 422
 
 
 class NotFound(RequestError):

@@ -10,9 +10,9 @@ import logging
 import os
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from extensions.auth.errors import LoginRejected, SsoNotConfigured
 from extensions.auth.login_routing import login_page, normalise_email, resolve_login
@@ -31,14 +31,17 @@ from extensions.auth.throttle import Purpose, SigninGuard, claimed_account_key, 
 from extensions.auth.trusted_header import trusted_email
 from extensions.errors import AtriumError, NotFound, RequestError
 from extensions.routes.deps import require_database
+from extensions.routes.errors import AtriumRoute
 
 __all__ = ["get_identity_router"]
 
 log = logging.getLogger("atrium.auth")
 
+EMAIL_MAX = 320  # RFC 5321: 64 local + @ + 255 domain
+
 
 class ResolveIn(BaseModel):
-    email: str
+    email: str = Field(max_length=EMAIL_MAX)
 
 
 def _callback_url(request: Request) -> str:
@@ -130,7 +133,7 @@ async def _slug_key(ref: str) -> str:
 
 
 def get_identity_router() -> APIRouter:
-    router = APIRouter(tags=["Atrium identity"], dependencies=[Depends(require_database)])
+    router = APIRouter(tags=["Atrium identity"], dependencies=[Depends(require_database)], route_class=AtriumRoute)
 
     @router.post("/v2/login/resolve", summary="Email-first login: password or the account's SSO, and where to go")
     async def login_resolve(body: ResolveIn, request: Request) -> dict[str, Any]:
@@ -143,7 +146,7 @@ def get_identity_router() -> APIRouter:
         return HTMLResponse(login_page())
 
     @router.post("/atrium/login", include_in_schema=False)
-    async def login_form_post(request: Request, email: str = Form("")) -> Response:
+    async def login_form_post(request: Request, email: str = Form("", max_length=EMAIL_MAX)) -> Response:
         try:
             async with request_guard(Purpose.RESOLVE, request) as guard:
                 await _by_email(guard, email)
@@ -153,7 +156,11 @@ def get_identity_router() -> APIRouter:
         return RedirectResponse(answer["redirect_url"], status_code=303)
 
     @router.get("/atrium/sso/start", summary="Redirect to the account's identity provider")
-    async def sso_start(request: Request, email: str | None = None, account: str | None = None) -> RedirectResponse:
+    async def sso_start(
+        request: Request,
+        email: str | None = Query(None, max_length=EMAIL_MAX),
+        account: str | None = Query(None, max_length=128),
+    ) -> RedirectResponse:
         async with request_guard(Purpose.SSO_START, request) as guard:
             if not email and not account:
                 raise LoginRejected("say who signs in", hint="pass ?email=<your work email>")
@@ -176,11 +183,11 @@ def get_identity_router() -> APIRouter:
     @router.get("/atrium/sso/callback", summary="The identity provider's redirect back: mints the UI session")
     async def sso_callback(
         request: Request,
-        state: str | None = None,
-        code: str | None = None,
-        error: str | None = None,
-        error_description: str | None = None,
-        iss: str | None = None,
+        state: str | None = Query(None, max_length=512),
+        code: str | None = Query(None, max_length=4096),
+        error: str | None = Query(None, max_length=128),
+        error_description: str | None = Query(None, max_length=1024),
+        iss: str | None = Query(None, max_length=2048),
     ) -> RedirectResponse:
         async with request_guard(Purpose.SSO_CALLBACK, request) as guard:
             services = identity_services()

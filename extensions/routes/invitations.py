@@ -14,7 +14,7 @@ import os
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
@@ -27,6 +27,7 @@ from extensions.auth.sessions import Identity, check_account_active, mint_sessio
 from extensions.auth.throttle import Purpose, SigninGuard, claimed_account_key, request_guard
 from extensions.errors import NotFound
 from extensions.routes.deps import IdentityAdmin, require_database
+from extensions.routes.errors import AtriumRoute
 from extensions.tenancy.accounts.store import Account
 
 __all__ = ["get_invitations_router"]
@@ -35,8 +36,8 @@ MIN_PASSWORD = 8
 
 
 class InvitationNew(BaseModel):
-    email: str = Field(description="Who to invite")
-    role: str = Field("member", description="admin or member")
+    email: str = Field(max_length=320, description="Who to invite")
+    role: str = Field("member", max_length=32, description="admin or member")
 
 
 def _store(services: IdentityServices) -> InvitationStore:
@@ -87,7 +88,12 @@ def _password_page(account: Account, token: str, email: str, error: str | None =
 
 
 def get_invitations_router() -> APIRouter:
-    router = APIRouter(prefix="/atrium/invitation", tags=["Atrium identity"], dependencies=[Depends(require_database)])
+    router = APIRouter(
+        prefix="/atrium/invitation",
+        tags=["Atrium identity"],
+        dependencies=[Depends(require_database)],
+        route_class=AtriumRoute,
+    )
 
     @router.post("/new", summary="Invite someone to the account by email (one-time, expiring link)")
     async def invitation_new(body: InvitationNew, request: Request, ctx: IdentityAdmin) -> dict[str, Any]:
@@ -115,7 +121,9 @@ def get_invitations_router() -> APIRouter:
         return {"invitations": [i.public() for i in await _store(identity_services()).list(ctx.account_id)]}
 
     @router.get("/accept", summary="Open an invitation link", response_model=None)
-    async def invitation_open(account: str, token: str, request: Request) -> Response:
+    async def invitation_open(
+        request: Request, account: str = Query(max_length=128), token: str = Query(max_length=512)
+    ) -> Response:
         async with request_guard(Purpose.INVITATION, request) as guard:
             services = identity_services()
             target = await _account(services, account, guard)
@@ -131,7 +139,10 @@ def get_invitations_router() -> APIRouter:
 
     @router.post("/accept", summary="Accept an invitation with a new password", response_model=None)
     async def invitation_accept(
-        request: Request, account: str = Form(...), token: str = Form(...), password: str = Form(...)
+        request: Request,
+        account: str = Form(..., max_length=128),
+        token: str = Form(..., max_length=512),
+        password: str = Form(..., max_length=1024),
     ) -> Response:
         async with request_guard(Purpose.INVITATION, request) as guard:
             services = identity_services()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
@@ -11,25 +11,41 @@ from extensions.auth.errors import SsoNotConfigured
 from extensions.auth.service import identity_services
 from extensions.egress import current_policy
 from extensions.routes.deps import IdentityAdmin, require_database
+from extensions.routes.errors import AtriumRoute
 from extensions.tenancy.policy.config_values import check_references
 
 __all__ = ["get_sso_config_router"]
 
+URL_MAX = 2048
+
 
 class SsoConfigIn(BaseModel):
-    issuer: str = Field(description="The IdP's issuer URL, exactly as in its discovery document")
-    discovery_url: str | None = Field(None, description="Default: <issuer>/.well-known/openid-configuration")
-    client_id: str
-    client_secret: str | None = Field(None, description="Write-only; kept when omitted and the client id is unchanged")
-    scopes: str = "openid email profile"
-    allowed_domains: list[str] = Field(default_factory=list, description="Default: all the account's email domains")
-    role_claim: str = Field("groups", description="id_token claim holding groups or roles")
-    admin_values: list[str] = Field(default_factory=list, description="Claim values that make an account admin")
+    issuer: str = Field(max_length=URL_MAX, description="The IdP's issuer URL, exactly as in its discovery document")
+    discovery_url: str | None = Field(
+        None, max_length=URL_MAX, description="Default: <issuer>/.well-known/openid-configuration"
+    )
+    client_id: str = Field(max_length=512)
+    client_secret: str | None = Field(
+        None, max_length=4096, description="Write-only; kept when omitted and the client id is unchanged"
+    )
+    scopes: str = Field("openid email profile", max_length=1024)
+    allowed_domains: list[Annotated[str, Field(max_length=253)]] = Field(
+        default_factory=list, max_length=100, description="Default: all the account's email domains"
+    )
+    role_claim: str = Field("groups", max_length=128, description="id_token claim holding groups or roles")
+    admin_values: list[Annotated[str, Field(max_length=256)]] = Field(
+        default_factory=list, max_length=100, description="Claim values that make an account admin"
+    )
     enabled: bool = True
 
 
 def get_sso_config_router() -> APIRouter:
-    router = APIRouter(prefix="/atrium/sso", tags=["Atrium identity"], dependencies=[Depends(require_database)])
+    router = APIRouter(
+        prefix="/atrium/sso",
+        tags=["Atrium identity"],
+        dependencies=[Depends(require_database)],
+        route_class=AtriumRoute,
+    )
 
     @router.get("/config", summary="The account's OIDC provider (the client secret is never returned)")
     async def sso_config_get(ctx: IdentityAdmin) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from extensions.callbacks import atrium_callback
+from extensions.routes.errors import AtriumRoute
 from extensions.runtime import runtime
 from extensions.tenancy.request.context import peek_principal
 
@@ -15,7 +16,7 @@ __all__ = ["get_status_router"]
 
 
 def get_status_router() -> APIRouter:
-    router = APIRouter(tags=["Atrium"])
+    router = APIRouter(tags=["Atrium"], route_class=AtriumRoute)
 
     @router.get("/atrium/status", summary="Atrium worker status (public, no secrets)")
     async def atrium_status() -> dict[str, Any]:

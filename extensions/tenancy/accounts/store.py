@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from extensions import litellm
-from extensions.errors import Conflict, NotFound, RequestError
+from extensions.errors import Conflict, NotFound, RequestError, echo
 from extensions.tenancy.accounts.invalidation import InvalidationBus
 
 __all__ = ["STATUSES", "Account", "AccountStore", "normalise_domain", "slugify"]
@@ -45,15 +45,18 @@ def slugify(name: str) -> str:
 def normalise_domain(domain: str) -> str:
     cleaned = domain.strip().lower().lstrip("@")
     if not _DOMAIN_RE.match(cleaned):
-        raise RequestError(f"{domain!r} is not a valid email domain", hint="use a bare domain such as example.com")
+        raise RequestError(f"{echo(domain)} is not a valid email domain", hint="use a bare domain such as example.com")
     return cleaned
 
 
-def _check_slug(slug: str) -> str:
+def _check_slug(slug: str, *, derived: bool = False) -> str:
     if not _SLUG_RE.match(slug):
         raise RequestError(
-            f"{slug!r} is not a valid slug",
-            hint="2-63 characters: lowercase letters, digits and dashes, starting with a letter or digit",
+            f"the slug derived from the name, {echo(slug)}, is not a valid slug"
+            if derived
+            else f"{echo(slug)} is not a valid slug",
+            hint=("pass a slug explicitly; " if derived else "")
+            + "2-63 characters: lowercase letters, digits and dashes, starting with a letter or digit",
         )
     return slug
 
@@ -70,7 +73,9 @@ class AccountStore:
     async def _load(self, conn: asyncpg.Connection, id_or_slug: str) -> Account:
         row = await conn.fetchrow('SELECT * FROM "Atrium_Account" WHERE account_id = $1 OR slug = $1', id_or_slug)
         if row is None:
-            raise NotFound(f"account {id_or_slug!r} not found", hint="pass an account id or slug from /account/list")
+            raise NotFound(
+                f"account {echo(id_or_slug)} not found", hint="pass an account id or slug from /account/list"
+            )
         domains = await conn.fetch(
             'SELECT domain FROM "Atrium_AccountDomain" WHERE account_id = $1 ORDER BY domain',
             row["account_id"],
@@ -97,7 +102,7 @@ class AccountStore:
 
     async def list_accounts(self, status: str | None = None) -> list[Account]:
         if status is not None and status not in STATUSES:
-            raise RequestError(f"unknown status {status!r}", hint=f"use one of {', '.join(STATUSES)}")
+            raise RequestError(f"unknown status {echo(status)}", hint=f"use one of {', '.join(STATUSES)}")
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
                 'SELECT account_id FROM "Atrium_Account" WHERE ($1::text IS NULL OR status = $1) ORDER BY created_at',
@@ -134,7 +139,8 @@ class AccountStore:
     ) -> Account:
         if not name.strip():
             raise RequestError("name must not be empty", hint="give the account a display name")
-        slug = _check_slug(slug or slugify(name))
+        derived = not slug
+        slug = _check_slug(slug or slugify(name), derived=derived)
         account_id = str(uuid.uuid4())
         async with self.pool.acquire() as conn, conn.transaction():
             try:
@@ -148,7 +154,12 @@ class AccountStore:
                     created_by,
                 )
             except asyncpg.UniqueViolationError as exc:
-                raise Conflict(f"slug {slug!r} is already taken", hint="choose another slug") from exc
+                if derived:
+                    raise Conflict(
+                        f"the slug derived from the name, {echo(slug)}, is already taken",
+                        hint="pass another slug explicitly, or choose another name",
+                    ) from exc
+                raise Conflict(f"slug {echo(slug)} is already taken", hint="choose another slug") from exc
             await self._set_domains(conn, account_id, email_domains)
             return await self._load(conn, account_id)
 
@@ -173,7 +184,7 @@ class AccountStore:
                     json.dumps(settings) if settings is not None else None,
                 )
             except asyncpg.UniqueViolationError as exc:
-                raise Conflict(f"slug {slug!r} is already taken", hint="choose another slug") from exc
+                raise Conflict(f"slug {echo(slug)} is already taken", hint="choose another slug") from exc
             if email_domains is not None:
                 await self._set_domains(conn, account.account_id, email_domains)
             updated = await self._load(conn, account.account_id)
@@ -182,7 +193,7 @@ class AccountStore:
 
     async def set_status(self, id_or_slug: str, status: str) -> Account:
         if status not in STATUSES:
-            raise RequestError(f"unknown status {status!r}", hint=f"use one of {', '.join(STATUSES)}")
+            raise RequestError(f"unknown status {echo(status)}", hint=f"use one of {', '.join(STATUSES)}")
         async with self.pool.acquire() as conn:
             account = await self._load(conn, id_or_slug)
             if account.status == "deleted" and status != "deleted":
@@ -201,7 +212,7 @@ class AccountStore:
 
     async def add_admin(self, id_or_slug: str, user_id: str, role: str, created_by: str | None) -> Account:
         if role not in ("admin", "viewer"):
-            raise RequestError(f"unknown role {role!r}", hint="use admin or viewer")
+            raise RequestError(f"unknown role {echo(role)}", hint="use admin or viewer")
         async with self.pool.acquire() as conn, conn.transaction():
             account = await self._load(conn, id_or_slug)
             user = await conn.fetchrow(
