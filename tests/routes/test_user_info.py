@@ -78,6 +78,7 @@ def test_a_team_key_has_no_user_to_describe(proxy: ProxyProcess, worlds: tuple[A
     team_key = admin.post("/key/generate", json={"team_id": world.team_id}).json()["key"]
     response = _get(proxy, team_key)
     assert response.status_code == 404, response.text
+    assert _get(proxy, team_key, user_id=world.member_user).status_code == 403
 
 
 def test_the_super_admin_keeps_litellms_handler(

@@ -28,14 +28,14 @@ def get_user_info_router() -> APIRouter:
     @router.get("/user/info", openapi_extra=serves("user_info"))
     async def user_info(request: Request, ctx: AnyTenant, user_id: str | None = None) -> Response:
         own = ctx.user_id
-        if own is None:
-            # LiteLLM answers a key without a user (a team key) the same way: no user to describe.
-            raise NotFound(f"User {user_id or None} not found", hint="a team key belongs to no user")
         if user_id not in (None, "", own):
             raise RouteNotAllowed(
                 "GET /user/info reads your own user only",
                 hint="account admins read the account's users with GET /v2/user/info?user_id=... or GET /user/list",
             )
+        if own is None:
+            # LiteLLM answers a key without a user (a team key) the same way: no user to describe.
+            raise NotFound("User None not found", hint="a team key belongs to no user")
         answer = await call_litellm(request, "GET", "/user/info", query={"user_id": own}, as_system=False)
         return answer.relay()
 
