@@ -17,6 +17,7 @@ routed to their target) and access groups, then Atrium's account filter:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,7 @@ def listing(proxy: ProxyProcess, master_key: str) -> Iterator[Listing]:
     other = build_account(proxy.base_url, master_key, "lsu", with_model=True)
     admin = world.client(proxy.base_url, world.admin_key)
     own_model = str(world.extras["model_name"])
+    _wait_listed(proxy, world.admin_key, own_model)
     team_one = _ok(admin.post("/team/new", json={"team_alias": "lst-one-model", "models": ["gpt-fake"]}))["team_id"]
     team_all = _ok(admin.post("/team/new", json={"team_alias": "lst-all", "models": ["embed-fake", own_model]}))[
         "team_id"
@@ -153,3 +155,45 @@ def test_a_member_ui_session_sees_its_keys_view(proxy: ProxyProcess, listing: Li
     # The admin UI sends the session's key as a bearer token; a member session has no model limits.
     for path in ("/v1/models", *INFO_ROUTES, "/model_group/info"):
         assert _names(proxy, listing.world.ui_session_key, path) == _expected(listing)["unlimited"], path
+
+
+def _wait_listed(proxy: ProxyProcess, key: str, model: str, limit: float = 90.0) -> None:
+    """Until every worker's router has the model (LiteLLM reloads DB models on an interval; the two
+    workers answer at random, so sixteen answers in a row)."""
+    deadline = time.monotonic() + limit
+    streak = 0
+    while streak < 16:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{model} was not listed to the account within {limit}s")
+        streak = streak + 1 if model in _names(proxy, key, "/model/info") else 0
+        time.sleep(0.2 if streak else 1.0)
+
+
+def test_a_key_limited_to_an_access_group_sees_its_models(
+    proxy: ProxyProcess, master_key: str, listing: Listing
+) -> None:
+    # Runs last in the module: the global model published here joins the account's view.
+    root = httpx.Client(base_url=proxy.base_url, headers={"Authorization": f"Bearer {master_key}"}, timeout=30)
+    _ok(
+        root.post(
+            "/model/new",
+            json={
+                "model_name": "lst-grouped",
+                "litellm_params": {
+                    "model": "openai/gpt-fake",
+                    "api_base": "http://lst-group.invalid/v1",
+                    "api_key": "x",
+                },
+                "model_info": {"access_groups": ["lst-beta"], "atrium_accounts": [listing.world.account_id]},
+            },
+        )
+    )
+    admin = listing.world.client(proxy.base_url, listing.world.admin_key)
+    grouped = _key(admin, models=["lst-beta"])
+    _wait_listed(proxy, grouped, "lst-grouped")
+    for path in ("/v1/models", *INFO_ROUTES, "/model_group/info"):
+        assert _names(proxy, grouped, path) == {"lst-grouped"}, path
+    assert "lst-grouped" in _names(proxy, listing.keys["unlimited"], "/model/info")
+    assert "lst-grouped" not in _names(proxy, listing.keys["key-one-model"], "/model/info")
+    for path in ("/v1/models", *INFO_ROUTES, "/v2/model/info", "/model_group/info"):
+        assert "lst-grouped" not in _names(proxy, listing.other.admin_key, path), path
