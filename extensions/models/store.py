@@ -8,7 +8,7 @@ from typing import Any
 from extensions.models.naming import ACCOUNT_KEY
 from extensions.runtime import runtime
 
-__all__ = ["account_team_ids", "credential_owner", "model_owner"]
+__all__ = ["account_team_ids", "credential_owner", "key_aliases", "model_owner"]
 
 
 def _pool() -> Any:
@@ -54,3 +54,11 @@ async def account_team_ids(account_id: str | None) -> frozenset[str]:
         'SELECT team_id FROM "LiteLLM_TeamTable" WHERE account_id IS NOT DISTINCT FROM $1', account_id
     )
     return frozenset(row["team_id"] for row in rows)
+
+
+async def key_aliases(token_hash: str | None) -> dict[str, str]:
+    """The model aliases set on the key ``token_hash`` (its ``aliases``: alias -> model it calls)."""
+    if not token_hash:
+        return {}
+    value = await _pool().fetchval('SELECT aliases FROM "LiteLLM_VerificationToken" WHERE token = $1', token_hash)
+    return {k: v for k, v in _as_dict(value).items() if isinstance(k, str) and isinstance(v, str) and k and v}

@@ -134,6 +134,13 @@ EXCEPTIONS: list[Rule] = [
     rule("own", r"GET /atrium/sso/config", frozenset({"admin"}), {404}, "the account has no SSO configured"),
     rule(
         "own",
+        r"GET /user/info",
+        frozenset({"team-key"}),
+        {403},
+        "a team key has no user of its own; the user id the sweep names is another user's (LiteLLM: 403 too)",
+    ),
+    rule(
+        "own",
         r"GET /utils/model_info",
         EVERYONE,
         {404},

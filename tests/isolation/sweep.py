@@ -38,7 +38,9 @@ __all__ = [
 # Replacement handlers Atrium serves today (docs/route-policy.md). Stated, not imported: a handler
 # that disappears makes its routes answer 403 to the own-data calls, one added makes its routes
 # answer 2xx to the closed calls, and either way the sweep says so.
-SERVED_HANDLERS = frozenset({"spend_logs_ui", "model_crud", "model_info", "model_list", "model_utils", "credentials"})
+SERVED_HANDLERS = frozenset(
+    {"spend_logs_ui", "model_crud", "model_info", "model_list", "model_utils", "credentials", "user_info"}
+)
 
 OPEN_CLASSES = ("public", "llm", "tenant", "replaced")
 _PATH_PARAM = re.compile(r"\{([^}:]+)(?::[^}]+)?\}")

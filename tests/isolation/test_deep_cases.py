@@ -46,13 +46,13 @@ def test_team_and_user_lists_are_scoped(proxy: ProxyProcess, account_a: AccountW
 
 def test_guessing_other_accounts_ids_finds_nothing(principal: httpx.Client, account_b: AccountWorld) -> None:
     # Each probe names an object of B: the reference check answers 404 before LiteLLM, for any principal;
-    # GET /user/info (replacement not built) and POST /key/info (unclassified) are closed: 403 before any lookup.
+    # POST /key/info (unclassified) is closed: 403 before any lookup.
     not_found, closed = (404, "not_found"), (403, "route_not_allowed")
     probes = [
         (principal.get("/key/info", params={"key": account_b.member_key}), not_found),
         (principal.get("/key/info", params={"key": account_b.member_token}), not_found),
         (principal.get("/team/info", params={"team_id": account_b.team_id}), not_found),
-        (principal.get("/user/info", params={"user_id": account_b.member_user}), closed),
+        (principal.get("/user/info", params={"user_id": account_b.member_user}), not_found),
         (principal.post("/key/info", json={"keys": [account_b.member_token]}), closed),  # unclassified
     ]
     for response, (status, code) in probes:

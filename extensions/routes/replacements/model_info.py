@@ -3,7 +3,16 @@
 ``/model/info``, ``/v2/model/info`` and ``/model_group/info`` are read from LiteLLM as the
 system and filtered here (LiteLLM's ``/v2/model/info`` would list every account's
 deployments to any key). ``/v1/models`` is read with the caller's own key, so LiteLLM's
-key and team restrictions still apply, then filtered and renamed the same way.
+key and team restrictions (model lists, ``all-team-models``, ``all-proxy-models``, access
+groups, wildcards) and its key aliases apply, then filtered and renamed the same way.
+
+``/model/info`` and ``/model_group/info`` show LiteLLM a key's limits too, but LiteLLM
+matches them against router group names, and an account's group is ``<account>/<name>``
+while its keys name ``<name>``: read with the caller's key, a limited key would lose its
+own account's models. So the system read is cut to the names the caller's own
+``/v1/models`` lists, which is LiteLLM's decision of what the key may call.
+``/v2/model/info`` is not cut: LiteLLM 1.108.7 does not apply key limits there either
+(``model_info_v2`` lists the router's deployments to any caller).
 """
 
 from __future__ import annotations
@@ -16,8 +25,9 @@ from fastapi.responses import JSONResponse, Response
 
 from extensions.errors import NotFound
 from extensions.models import catalog, store
+from extensions.models.naming import owner_of
 from extensions.models.presentation import present_deployment
-from extensions.routes.delegate import call_litellm
+from extensions.routes.delegate import LiteLLMAnswer, call_litellm
 from extensions.routes.deps import AnyTenant
 from extensions.routes.replacements.handlers import serves
 from extensions.tenancy.request.context import Principal
@@ -47,15 +57,45 @@ async def _system_query(ctx: Principal, request: Request) -> dict[str, str] | No
     return query
 
 
-def _listed_models(ctx: Principal, body: Any) -> list[dict[str, Any]]:
+def _listed_models(ctx: Principal, body: Any, aliases: dict[str, str]) -> list[dict[str, Any]]:
     seen: set[str] = set()
     shown: list[dict[str, Any]] = []
     for row in body.get("data") or [] if isinstance(body, dict) else []:
-        name = catalog.visible_name(ctx.account_id, str(row.get("id")))
+        listed = str(row.get("id"))
+        name = catalog.visible_name(ctx.account_id, listed)
+        if name is None and _is_own_alias(ctx, listed, aliases):
+            name = listed  # LiteLLM lists a key alias whose target it lists; it routes to that target
         if name is not None and name not in seen:
             seen.add(name)
             shown.append({**row, "id": name})
     return shown
+
+
+def _is_own_alias(ctx: Principal, listed: str, aliases: dict[str, str]) -> bool:
+    target = aliases.get(listed)
+    # The alias name is the key's own label, but never another account's internal name, and its
+    # target must be a model of this account's view (LiteLLM checked it against the whole proxy).
+    return (
+        target is not None
+        and owner_of({"model_name": listed}) in (None, ctx.account_id)
+        and catalog.resolve(ctx.account_id, target) is not None
+    )
+
+
+async def _key_listing(
+    request: Request, ctx: Principal, query: dict[str, str] | None = None
+) -> tuple[LiteLLMAnswer, list[dict[str, Any]]]:
+    """LiteLLM's ``/v1/models`` for the caller's own credentials, in the account's names."""
+    answer = await call_litellm(request, "GET", "/v1/models", query=query, as_system=False)
+    if not answer.ok:
+        return answer, []
+    return answer, _listed_models(ctx, answer.json(), await store.key_aliases(ctx.token_hash))
+
+
+async def _callable_names(request: Request, ctx: Principal) -> LiteLLMAnswer | frozenset[str]:
+    """The public names the caller's key may call; LiteLLM's failed answer when it refused the key."""
+    answer, rows = await _key_listing(request, ctx)
+    return frozenset(str(row["id"]) for row in rows) if answer.ok else answer
 
 
 def get_model_info_router() -> APIRouter:
@@ -67,10 +107,14 @@ def get_model_info_router() -> APIRouter:
         query = await _system_query(ctx, request)
         if query is None:
             return JSONResponse({"data": []})
+        allowed = await _callable_names(request, ctx)
+        if isinstance(allowed, LiteLLMAnswer):
+            return allowed.relay()
         answer = await call_litellm(request, "GET", "/model/info", query=query, as_system=True)
         if not answer.ok:
             return answer.relay()
-        return answer.relay({"data": await _deployments(ctx, answer.json())})
+        rows = await _deployments(ctx, answer.json())
+        return answer.relay({"data": [row for row in rows if row.get("model_name") in allowed]})
 
     @router.get("/v2/model/info", openapi_extra=serves("model_info"))
     async def model_info_v2(request: Request, ctx: AnyTenant, page: int = 1, size: int = 50) -> Response:
@@ -103,6 +147,9 @@ def get_model_info_router() -> APIRouter:
             if resolved is None:
                 return JSONResponse({"data": []})
             query["model_group"] = resolved
+        allowed = await _callable_names(request, ctx)
+        if isinstance(allowed, LiteLLMAnswer):
+            return allowed.relay()
         answer = await call_litellm(request, "GET", "/model_group/info", query=query, as_system=True)
         if not answer.ok:
             return answer.relay()
@@ -110,7 +157,7 @@ def get_model_info_router() -> APIRouter:
         groups: list[dict[str, Any]] = []
         for row in body.get("data") or [] if isinstance(body, dict) else []:
             name = catalog.visible_name(ctx.account_id, str(row.get("model_group")))
-            if name is not None:
+            if name is not None and name in allowed:
                 groups.append({**row, "model_group": name})
         return answer.relay({**body, "data": groups})
 
@@ -119,18 +166,18 @@ def get_model_info_router() -> APIRouter:
     @router.get("/cursor/models", openapi_extra=serves("model_list"))
     @router.get("/cursor/v1/models", openapi_extra=serves("model_list"))
     async def models(request: Request, ctx: AnyTenant) -> Response:
-        answer = await call_litellm(request, "GET", "/v1/models", query=dict(request.query_params), as_system=False)
+        answer, rows = await _key_listing(request, ctx, dict(request.query_params))
         if not answer.ok:
             return answer.relay()
         body = answer.json()
-        return answer.relay({**(body if isinstance(body, dict) else {}), "data": _listed_models(ctx, body)})
+        return answer.relay({**(body if isinstance(body, dict) else {}), "data": rows})
 
     @router.get("/models/{model_id:path}", openapi_extra=serves("model_list"))
     @router.get("/v1/models/{model_id:path}", openapi_extra=serves("model_list"))
     async def one_model(model_id: str, request: Request, ctx: AnyTenant) -> Response:
-        answer = await call_litellm(request, "GET", "/v1/models", as_system=False)
+        answer, rows = await _key_listing(request, ctx)
         if answer.ok:
-            for row in _listed_models(ctx, answer.json()):
+            for row in rows:
                 if row["id"] == model_id:
                     return answer.relay(row)
         raise NotFound(
