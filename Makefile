@@ -35,9 +35,8 @@ $(CLIENT_STAMP): $(STAMP) $(ENGINE_STAMP) schema.prisma
 	scripts/deploy.sh generate
 	touch $@
 
-# `install` generated the Prisma client (when the schema changed); `serve` skips generating it again.
 run: install
-	scripts/deploy.sh serve
+	scripts/deploy.sh
 
 test: install test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
