@@ -64,6 +64,9 @@ async def test_json_is_stored_as_json_not_string(db: Any, uid: str) -> None:
     await db.litellm_teamtable.update(where={"team_id": uid}, data={"metadata": Json(["x", 2])})
     row = await db.query_first('SELECT jsonb_typeof(metadata) AS m FROM "LiteLLM_TeamTable" WHERE team_id = $1', uid)
     assert row == {"m": "array"}
+    # The session's gateways share this database: LiteLLM validates every team's metadata as an
+    # object when it lists team models, so the array must not outlive the test.
+    await db.litellm_teamtable.delete(where={"team_id": uid})
 
 
 async def test_find_many_filters_order_take_skip(db: Any, uid: str) -> None:
