@@ -104,12 +104,15 @@ def stable_snapshot(dsn: str, account_id: str) -> Snapshot:
     while not previous.get("LiteLLM_DailyTagSpend") and time.monotonic() < deadline:
         time.sleep(1)
         previous = asyncio.run(snapshot(dsn, account_id))
-    for _ in range(30):
+    # Unchanged for longer than LiteLLM's spend batch interval (PROXY_BATCH_WRITE_AT, 10 s).
+    quiet_since = time.monotonic()
+    for _ in range(60):
         time.sleep(2)
         current = asyncio.run(snapshot(dsn, account_id))
-        if current == previous:
+        if current != previous:
+            previous, quiet_since = current, time.monotonic()
+        elif time.monotonic() - quiet_since >= 12.0:
             return current
-        previous = current
     raise AssertionError("the account's rows kept changing with no traffic")
 
 
