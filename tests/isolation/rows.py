@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import asyncpg
 
 from extensions.tenancy.data.tables import TableClass, tables_of
 
-__all__ = ["TOKEN", "USER", "Snapshot", "diff", "id_values", "snapshot", "target_of", "value_finder"]
+__all__ = ["TOKEN", "USER", "Snapshot", "diff", "id_values", "settled", "snapshot", "target_of", "value_finder"]
 
 Snapshot = dict[str, dict[str, str]]  # table -> row key -> the row as JSON text
 
@@ -231,3 +233,26 @@ def value_finder(
         return values.get(target) if table else by_column.get(column)
 
     return value_of
+
+
+QUIET_S = 12.0  # longer than LiteLLM's spend batch interval (PROXY_BATCH_WRITE_AT, 10 s)
+
+
+def settled(take: Callable[[], Mapping[str, Any]], *, what: str) -> Any:
+    """``take()`` once the account's own set-up traffic is billed: spend is written asynchronously,
+    the per-tag daily rows last, by a batch job every 10 s, so the rows must first exist and then
+    stay unchanged for longer than that."""
+    deadline = time.monotonic() + 60
+    previous = take()
+    while not previous.get("LiteLLM_DailyTagSpend") and time.monotonic() < deadline:
+        time.sleep(1)
+        previous = take()
+    quiet_since = time.monotonic()
+    for _ in range(60):
+        time.sleep(2)
+        current = take()
+        if current != previous:
+            previous, quiet_since = current, time.monotonic()
+        elif time.monotonic() - quiet_since >= QUIET_S:
+            return current
+    raise AssertionError(f"{what} kept changing with no traffic")

@@ -27,6 +27,7 @@ import asyncpg
 import httpx
 import pytest
 from pydantic import BaseModel
+from rows import settled
 
 from extensions import litellm
 from extensions.app import served_routes
@@ -239,9 +240,6 @@ async def _values_of(dsn: str, b: AccountWorld) -> dict[str, list[str]]:
         await conn.close()
 
 
-QUIET_S = 12.0  # longer than LiteLLM's spend batch interval (PROXY_BATCH_WRITE_AT, 10 s)
-
-
 async def _snapshot(dsn: str, account_id: str) -> dict[str, list[str]]:
     conn = await asyncpg.connect(dsn)
     try:
@@ -255,23 +253,9 @@ async def _snapshot(dsn: str, account_id: str) -> dict[str, list[str]]:
 
 
 def _stable_snapshot(dsn: str, account_id: str) -> dict[str, list[str]]:
-    """B's rows once its own set-up traffic is billed: spend is written asynchronously, the
-    per-tag daily rows last, by a batch job every PROXY_BATCH_WRITE_AT (10 s) seconds, so the
-    rows must stay unchanged for longer than that."""
-    deadline = time.monotonic() + 60
-    previous = asyncio.run(_snapshot(dsn, account_id))
-    while not previous.get("LiteLLM_DailyTagSpend") and time.monotonic() < deadline:
-        time.sleep(1)
-        previous = asyncio.run(_snapshot(dsn, account_id))
-    quiet_since = time.monotonic()
-    for _ in range(60):
-        time.sleep(2)
-        current = asyncio.run(_snapshot(dsn, account_id))
-        if current != previous:
-            previous, quiet_since = current, time.monotonic()
-        elif time.monotonic() - quiet_since >= QUIET_S:
-            return current
-    raise AssertionError("account B's rows kept changing with no traffic")
+    """B's rows once its own set-up traffic is billed."""
+    result: dict[str, list[str]] = settled(lambda: asyncio.run(_snapshot(dsn, account_id)), what="account B's rows")
+    return result
 
 
 @pytest.fixture(scope="module")

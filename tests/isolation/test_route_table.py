@@ -36,7 +36,7 @@ import pytest
 from expectations import CLAIMS, EXCEPTIONS
 from identifiers import account_identifiers
 from principals import principal_clients
-from rows import TOKEN, USER, Snapshot, diff, id_values, snapshot, value_finder
+from rows import TOKEN, USER, Snapshot, diff, id_values, settled, snapshot, value_finder
 from sweep import Call, Outcome, Route, closed_calls, foreign_calls, judge, own_calls, routes_of, run, unused
 from tests_support_config import gateway_config
 
@@ -97,23 +97,9 @@ def sweep(
 
 
 def stable_snapshot(dsn: str, account_id: str) -> Snapshot:
-    """The account's rows once its own set-up traffic is billed (spend is written asynchronously;
-    the per-tag daily rows of its User-Agent last)."""
-    deadline = time.monotonic() + 60
-    previous = asyncio.run(snapshot(dsn, account_id))
-    while not previous.get("LiteLLM_DailyTagSpend") and time.monotonic() < deadline:
-        time.sleep(1)
-        previous = asyncio.run(snapshot(dsn, account_id))
-    # Unchanged for longer than LiteLLM's spend batch interval (PROXY_BATCH_WRITE_AT, 10 s).
-    quiet_since = time.monotonic()
-    for _ in range(60):
-        time.sleep(2)
-        current = asyncio.run(snapshot(dsn, account_id))
-        if current != previous:
-            previous, quiet_since = current, time.monotonic()
-        elif time.monotonic() - quiet_since >= 12.0:
-            return current
-    raise AssertionError("the account's rows kept changing with no traffic")
+    """The account's rows once its own set-up traffic is billed."""
+    result: Snapshot = settled(lambda: asyncio.run(snapshot(dsn, account_id)), what="the account's rows")
+    return result
 
 
 @pytest.fixture(scope="module")
