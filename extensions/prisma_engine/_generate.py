@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import compileall
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -59,3 +61,19 @@ def generate(schema_path: Path) -> None:
         )
     if choice.kind == "wasm" and not _paths.prisma_cli_entrypoint().is_file():
         raise EngineError("generate reported success but the Prisma CLI is missing from node_modules")
+    _compile_client()
+
+
+def _compile_client() -> None:
+    """Byte-compile the generated client once, here.
+
+    Its ``types.py`` is about 12 MB: compiling it costs some 40 s of CPU, which every process
+    (each worker, each test proxy) paid again where bytecode is not written
+    (``PYTHONDONTWRITEBYTECODE``, a read-only image layer).
+    """
+    spec = importlib.util.find_spec("prisma")
+    if spec is None or not spec.submodule_search_locations:
+        raise EngineError("generate reported success but the prisma package cannot be found")
+    for location in spec.submodule_search_locations:
+        if not compileall.compile_dir(location, quiet=1, workers=0):
+            raise EngineError(f"the generated Prisma client in {location} does not compile")

@@ -76,7 +76,7 @@ class ProxyProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 180.0) -> ProxyProcess:
+    def start(self, timeout: float = float(os.environ.get("ATRIUM_TEST_PROXY_START_S", "480"))) -> ProxyProcess:
         self._log = self.log_path.open("wb")
         self._proc = subprocess.Popen(
             self.command, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True

@@ -2,21 +2,11 @@
 // the HTTP interface of the native `query-engine` binary, as prisma-client-py
 // 0.15 drives it: `query-engine -p <port> --enable-metrics --enable-raw-queries`
 // with PRISMA_DML_PATH, OVERWRITE_DATASOURCES and DATABASE_URL in the env.
-import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PrismaPg } from '@prisma/adapter-pg';
-import { bindAdapter } from '@prisma/driver-adapter-utils';
-import { SchemaIndex } from './lib/schema-index.mjs';
-import { graphqlToJson, singleResponse, batchResponse, ProtocolError } from './lib/protocol.mjs';
-import { AtriumPool } from './lib/pg-pool.mjs';
-import { resolveUrl, poolConfig } from './lib/datasource.mjs';
-import { Metrics } from './lib/metrics.mjs';
-import { explainErrors } from './lib/errors.mjs';
 
 export const ENGINE_COMMIT = '393aa359c9ad4a4bb28630fb5613f9c281cde053';
-const here = path.dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
   const opts = { port: 4466, host: '127.0.0.1', rawQueries: false, metrics: false };
@@ -32,68 +22,25 @@ function parseArgs(argv) {
   return opts;
 }
 
-async function loadQueryEngineModule() {
-  // Instantiate the postgresql build ourselves: Node cannot import .wasm as ESM.
-  const dir = path.join(here, 'node_modules/@prisma/query-engine-wasm/postgresql');
-  const bg = await import(path.join(dir, 'query_engine_bg.js'));
-  const bytes = fs.readFileSync(path.join(dir, 'query_engine_bg.wasm'));
-  const { instance } = await WebAssembly.instantiate(bytes, { './query_engine_bg.js': bg });
-  bg.__wbg_set_wasm(instance.exports);
-  return bg;
-}
-
-function engineError(message, code = 'P1001') {
-  return {
-    error: message,
-    user_facing_error: { is_panic: false, message, error_code: code },
-  };
-}
-
-function logCallback(level) {
-  const wanted = level === 'error' ? new Set(['error']) : new Set(['error', 'warn', 'info', 'query']);
-  return (json) => {
-    try {
-      const event = JSON.parse(json);
-      if (wanted.has(String(event.level).toLowerCase())) process.stderr.write(`${json}\n`);
-    } catch {
-      process.stderr.write(`${json}\n`);
-    }
-  };
+function refuse(res, err) {
+  res.writeHead(500, { 'content-type': 'application/json' });
+  const message = String(err?.stack ?? err);
+  res.end(JSON.stringify({ errors: [{ error: message, user_facing_error: { is_panic: false, message, error_code: 'P2000' } }] }));
 }
 
 export async function startServer(opts, env = process.env) {
-  const dmlPath = opts.dmlPath ?? env.PRISMA_DML_PATH;
-  if (!dmlPath) throw new Error('PRISMA_DML_PATH is not set');
-  const datamodel = fs.readFileSync(dmlPath, 'utf8');
-  const index = SchemaIndex.fromSchemaText(datamodel);
-  const url = resolveUrl(datamodel, env);
-  const { config, schema } = poolConfig(url);
-  const pool = new AtriumPool(config);
-  // A dropped idle connection must not crash the engine.
-  pool.on('error', (err) => process.stderr.write(`pg pool error: ${err.message}\n`));
-  // Like the native engine, start even when the database is not reachable yet:
-  // queries then fail with P1001, which LiteLLM treats as an outage.
-  await pool.query('SELECT 1').catch((err) => {
-    process.stderr.write(`query-engine (wasm): database not reachable at start-up: ${err.message}\n`);
-  });
-
-  const qe = await loadQueryEngineModule();
-  const adapter = bindAdapter(new PrismaPg(pool, schema ? { schema } : undefined));
-  const logLevel = (env.RUST_LOG ?? 'error').toLowerCase().includes('info') ? 'info' : 'error';
-  const engine = new qe.QueryEngine(
-    { datamodel, logLevel, logQueries: Boolean(env.LOG_QUERIES) },
-    logCallback(logLevel),
-    adapter,
-  );
-  await engine.connect('{}');
-  const metrics = new Metrics();
+  // Listen first, with Node's built-ins only, then load the engine: prisma-client-py gives a
+  // spawned engine about ten seconds of refused connections before it gives up, and loading
+  // the engine's modules and the wasm on a busy host (several workers starting at once) took
+  // longer. Until the engine is ready, every request (the client's /status poll included)
+  // waits for it instead of being refused.
+  const ready = import('./lib/engine.mjs').then((mod) => mod.createEngine(opts, env));
   const server = http.createServer((req, res) =>
-    handle({ req, res, engine, index, opts, metrics, adapter, pool }).catch((err) => {
-      send(res, 500, { errors: [engineError(String(err?.stack ?? err), 'P2000')] });
-    }),
+    ready.then((engine) => engine.handle(req, res)).catch((err) => refuse(res, err)),
   );
   server.keepAliveTimeout = 65_000;
   await new Promise((resolve) => server.listen(opts.port, opts.host, resolve));
+  const engine = await ready;
 
   let stopping = false;
   const shutdown = async () => {
@@ -104,8 +51,7 @@ export async function startServer(opts, env = process.env) {
     server.close();
     server.closeAllConnections?.();
     try {
-      await engine.disconnect('{}');
-      await pool.end();
+      await engine.close();
     } finally {
       process.exit(0);
     }
@@ -118,121 +64,7 @@ export async function startServer(opts, env = process.env) {
   setInterval(() => {
     if (process.ppid !== parent) shutdown();
   }, 1000).unref();
-  return { server, engine, pool };
-}
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function send(res, status, body) {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(text);
-}
-
-// Status codes the native engine's err_to_http_resp uses for interactive
-// transactions; the body is the bare user-facing error, as there.
-function txStatus(error) {
-  const msg = String(error?.message ?? '');
-  if (/Transaction not found/i.test(msg)) return 404;
-  if (/Transaction already closed/i.test(msg)) return 422;
-  if (/Unable to start a transaction in the given time/i.test(msg)) return 504;
-  return 500;
-}
-
-async function txCall(ctx, res, fn) {
-  const parsed = JSON.parse(await fn());
-  if (parsed && typeof parsed.error_code === 'string') {
-    const [error] = explainErrors([parsed], ctx.adapter, ctx.pool);
-    return send(res, txStatus(error), error);
-  }
-  if (parsed && parsed.errors) return send(res, 500, parsed.errors[0]?.user_facing_error ?? parsed);
-  return send(res, 200, parsed ?? {});
-}
-
-async function handle(ctx) {
-  const { req, res, engine, opts, metrics } = ctx;
-  const url = new URL(req.url, 'http://localhost');
-  const p = url.pathname;
-  if (req.method === 'GET' && p === '/status') return send(res, 200, { status: 'ok' });
-  if (req.method === 'GET' && p === '/metrics') {
-    if (!opts.metrics) return send(res, 404, { errors: [engineError('Metrics are not enabled')] });
-    const body = await readBody(req);
-    const labels = body ? JSON.parse(body) : {};
-    if (url.searchParams.get('format') === 'prometheus') {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      return res.end(metrics.prometheus(labels));
-    }
-    return send(res, 200, metrics.json(labels));
-  }
-  const tx = /^\/transaction\/([^/]+)\/(commit|rollback)$/.exec(p);
-  if (req.method === 'POST' && tx) {
-    const [, id, what] = tx;
-    metrics.count(`transaction_${what}`);
-    return txCall(ctx, res, () =>
-      what === 'commit' ? engine.commitTransaction(id, '{}') : engine.rollbackTransaction(id, '{}'),
-    );
-  }
-  if (req.method === 'POST' && p === '/transaction/start') {
-    const body = await readBody(req);
-    metrics.count('transaction_start');
-    return txCall(ctx, res, () => engine.startTransaction(body || '{}', '{}'));
-  }
-  if (req.method === 'POST' && (p === '/' || p === '')) {
-    const body = JSON.parse(await readBody(req));
-    const txId = req.headers['x-transaction-id'] || undefined;
-    const started = process.hrtime.bigint();
-    try {
-      return send(res, 200, await runRequest(ctx, body, txId));
-    } catch (err) {
-      if (err instanceof ProtocolError) {
-        return send(res, 200, { errors: [engineError(err.message, 'P2009')] });
-      }
-      throw err;
-    } finally {
-      metrics.observe(Number(process.hrtime.bigint() - started) / 1e6);
-    }
-  }
-  return send(res, 404, { errors: [engineError(`No route ${req.method} ${p}`)] });
-}
-
-function checkRaw(fieldName, opts) {
-  if (!opts.rawQueries && (fieldName === 'queryRaw' || fieldName === 'executeRaw')) {
-    throw new ProtocolError('Raw queries are disabled; start the engine with --enable-raw-queries');
-  }
-}
-
-async function runRequest(ctx, body, txId) {
-  const { engine, index, opts } = ctx;
-  const parseOut = (out) => {
-    const parsed = JSON.parse(out);
-    explainErrors(parsed.errors, ctx.adapter, ctx.pool);
-    for (const item of parsed.batchResult ?? []) explainErrors(item.errors, ctx.adapter, ctx.pool);
-    return parsed;
-  };
-  if (Array.isArray(body.batch)) {
-    const batch = body.batch.map((item) => {
-      const { json, fieldName } = graphqlToJson(index, item.query);
-      checkRaw(fieldName, opts);
-      return json;
-    });
-    const request = { batch };
-    if (body.transaction) {
-      request.transaction = typeof body.transaction === 'object' ? body.transaction : {};
-    }
-    const out = await engine.query(JSON.stringify(request), '{}', txId);
-    return batchResponse(parseOut(out));
-  }
-  const { json, fieldName } = graphqlToJson(index, body.query);
-  checkRaw(fieldName, opts);
-  const out = await engine.query(JSON.stringify(json), '{}', txId);
-  return singleResponse(parseOut(out));
+  return { server, engine: engine.engine, pool: engine.pool };
 }
 
 const invokedDirectly = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
