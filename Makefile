@@ -35,8 +35,9 @@ $(CLIENT_STAMP): $(STAMP) $(ENGINE_STAMP) schema.prisma
 	scripts/deploy.sh generate
 	touch $@
 
+# `install` generated the Prisma client (when the schema changed); `serve` skips generating it again.
 run: install
-	scripts/deploy.sh
+	scripts/deploy.sh serve
 
 test: install test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -109,6 +109,7 @@ def install(app: FastAPI) -> FastAPI:
     if getattr(app.state, "atrium_installed", False):
         return app
     configure_logging(os.environ.get("ATRIUM_LOG_LEVEL", "INFO"))
+    litellm.accept_legacy_engine_attribute()  # before LiteLLM's start-up connects Prisma
     app.add_middleware(ModelNameMasking)  # inside AccountMiddleware: reads the account it decided
     app.add_middleware(
         AccountMiddleware,

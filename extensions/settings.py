@@ -15,7 +15,8 @@ from extensions.errors import ConfigurationError
 
 __all__ = ["DEV_MASTER_KEY", "ENV_VARS", "Settings", "SigninLimits", "redis_url_from_env"]
 
-DEV_MASTER_KEY = "sk-atrium-dev-master-key"
+# At least 32 bytes: LiteLLM signs UI sessions with an HMAC keyed by the master key and warns below that.
+DEV_MASTER_KEY = "sk-atrium-dev-master-key-for-local-use-only"
 
 ENV_VARS: dict[str, str] = {
     "DATABASE_URL": "PostgreSQL DSN. Unset: embedded PostgreSQL 16 (pgserver) under ATRIUM_DATA_DIR.",

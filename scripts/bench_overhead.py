@@ -35,11 +35,12 @@ import httpx
 
 from extensions import litellm
 from extensions.db.migrate import discover, migrate
-from extensions.prisma_engine import engine_env, select_engine
+from extensions.prisma_engine import select_engine
 from extensions.testing.fake_upstream import free_port
 from extensions.testing.processes import ProcessExited, stop_process, wait_until_answering
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.services import with_database
+from extensions.testing.vanilla import COMMON_ENV, vanilla_proxy
 
 ROOT = Path(__file__).resolve().parents[1]
 MASTER_KEY = "sk-bench-master-0123456789"
@@ -48,9 +49,6 @@ SINGLE_MODEL = "bench-model"
 ROUND_SETTLE_S = 1.0  # each round opens its connections during this uncounted second
 RELOAD_INTERVAL_S = 30  # LiteLLM's default PROXY_CONFIG_RELOAD_INTERVAL_SECONDS
 PROXIES = ("vanilla", "atrium")
-# Same for both: LiteLLM's logger and, for the `litellm` CLI, uvicorn at WARNING (no access
-# log line per request; `atrium serve` runs uvicorn at WARNING already).
-COMMON_ENV = {"LITELLM_LOG": "WARNING"}
 
 
 # -- load generation (runs in its own process) ---------------------------------------------
@@ -256,21 +254,7 @@ def start_upstream(port: int) -> subprocess.Popen[bytes]:
 
 
 def make_proxies(workdir: Path, dsn: str, workload: Workload, workers: int) -> dict[str, ProxyProcess]:
-    vanilla_env = {
-        **COMMON_ENV,
-        "DISABLE_SCHEMA_UPDATE": "true",
-        "STORE_MODEL_IN_DB": "True",
-        **engine_env(select_engine()),
-    }
-    vanilla = ProxyProcess(
-        workdir, database_url=dsn, master_key=MASTER_KEY, config=workload.config, extra_env=vanilla_env, command=[]
-    )
-    # ProxyProcess picks the port and writes the config file: the command can only name them now.
-    vanilla.command = [
-        str(Path(sys.executable).parent / "litellm"),
-        *("--config", str(vanilla.config_path), "--host", "127.0.0.1"),
-        *("--port", str(vanilla.port), "--num_workers", str(workers)),
-    ]
+    vanilla = vanilla_proxy(workdir, database_url=dsn, master_key=MASTER_KEY, config=workload.config, workers=workers)
     atrium = ProxyProcess(
         workdir,
         database_url=dsn,

@@ -6,6 +6,8 @@
 #   scripts/deploy.sh migrate    apply LiteLLM's shipped migrations, then Atrium's (needs DATABASE_URL;
 #                                advisory-locked, safe to run from several replicas at once, safe to re-run)
 #   scripts/deploy.sh start      exec `atrium serve --no-migrate` (extra args are passed on)
+#   scripts/deploy.sh serve      migrate (when DATABASE_URL is set), start: for a client generated before
+#                                (`make run`, whose install step generates it only when the schema changed)
 #   scripts/deploy.sh            generate, migrate (when DATABASE_URL is set), start
 set -euo pipefail
 
@@ -28,6 +30,9 @@ step_migrate() {
   "${BIN}atrium" migrate
 }
 step_start() { exec "${BIN}atrium" serve "$@"; }
+step_serve() {
+  if [[ -n "${DATABASE_URL:-}" ]]; then step_migrate; step_start --no-migrate "$@"; else step_start "$@"; fi
+}
 
 command="${1:-all}"
 [[ $# -gt 0 ]] && shift
@@ -35,10 +40,8 @@ case "$command" in
   generate) step_generate ;;
   migrate) step_migrate ;;
   start) step_start --no-migrate "$@" ;;
-  all)
-    step_generate
-    if [[ -n "${DATABASE_URL:-}" ]]; then step_migrate; step_start --no-migrate "$@"; else step_start "$@"; fi
-    ;;
+  serve) step_serve "$@" ;;
+  all) step_generate; step_serve "$@" ;;
   -h|--help|help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) echo "deploy.sh: unknown step '$command' (use generate, migrate, start, or nothing for all)" >&2; exit 2 ;;
+  *) echo "deploy.sh: unknown step '$command' (use generate, migrate, start, serve, or nothing for all)" >&2; exit 2 ;;
 esac

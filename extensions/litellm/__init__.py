@@ -47,6 +47,7 @@ from extensions.litellm._contract import (
     litellm_schema_path,
     shipped_migrations_dir,
 )
+from extensions.litellm._prisma import LEGACY_ENGINE_ATTRIBUTE, accept_legacy_engine_attribute
 from extensions.litellm._roles import (
     ROLE_INTERNAL_USER,
     ROLE_INTERNAL_USER_VIEWER,
@@ -73,7 +74,9 @@ from extensions.litellm._sql import (
     StatementSourceError,
     issued_sql,
     normalise_sql,
+    rendered_sql,
     reviewed_statement,
+    sql_digest,
     statement_problems,
 )
 from extensions.litellm._ui import (
@@ -87,6 +90,7 @@ from extensions.litellm._ui import (
 __all__ = [
     "CONTRACT",
     "INTERNALS",
+    "LEGACY_ENGINE_ATTRIBUTE",
     "REVIEWED_STATEMENTS",
     "ROLE_INTERNAL_USER",
     "ROLE_INTERNAL_USER_VIEWER",
@@ -101,6 +105,7 @@ __all__ = [
     "RouteInfo",
     "SqlSite",
     "StatementSourceError",
+    "accept_legacy_engine_attribute",
     "api_key_from_headers",
     "api_key_from_query",
     "assert_compatible",
@@ -130,12 +135,14 @@ __all__ = [
     "proxy_exception_body",
     "query_key_allowed",
     "query_key_wins",
+    "rendered_sql",
     "request_models",
     "reviewed_statement",
     "route_dependants",
     "secret_reference_prefixes",
     "set_ui_session_cookie",
     "shipped_migrations_dir",
+    "sql_digest",
     "statement_problems",
     "ui_session_key",
     "vector_store_registered",

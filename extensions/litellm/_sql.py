@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ast
 import functools
+import hashlib
+import importlib
 import importlib.util
 import re
 from dataclasses import dataclass
@@ -25,7 +27,9 @@ __all__ = [
     "StatementSourceError",
     "issued_sql",
     "normalise_sql",
+    "rendered_sql",
     "reviewed_statement",
+    "sql_digest",
     "statement_problems",
 ]
 
@@ -52,6 +56,10 @@ class ReviewedStatement:
     pattern: re.Pattern[str]  # matched against normalise_sql(text), from the start
     reason: str
     sites: tuple[SqlSite, ...]
+    # For a statement LiteLLM builds with interpolations (so a pattern would have to admit
+    # anything where they stand): the sha256 of its rendered, normalised text. The guard admits
+    # exactly that text, and the contract check renders it from the installed module.
+    digest: str | None = None
 
 
 class StatementSourceError(Exception):
@@ -63,9 +71,14 @@ def normalise_sql(sql: str) -> str:
     return " ".join(re.sub(r"--[^\n]*", "", sql).split())
 
 
+def sql_digest(normalised: str) -> str:
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
 _TEAMS = "litellm.proxy.management_endpoints.team_endpoints"
 _ROSTER = "litellm.proxy.management_helpers.team_roster_sync"
 _BULK_DELETE = "litellm.proxy.management_helpers.bulk_user_deletion"
+_PREFETCH = "litellm.proxy.auth.auth_object_prefetch"
 
 # The key lookup joins only LEFT JOINs on plain column equalities: no subquery, UNION or OR can
 # widen it beyond the one row the presented key's hash names.
@@ -121,6 +134,16 @@ REVIEWED_STATEMENTS: tuple[ReviewedStatement, ...] = (
             SqlSite(_TEAMS, "_sweep_deleted_team_references", "execute_raw", "_STRIP_DELETED_TEAMS_FROM_USERS_SQL"),
             SqlSite(_TEAMS, "_sweep_deleted_team_references_tx", "execute_raw", "_STRIP_DELETED_TEAMS_FROM_USERS_SQL"),
         ),
+    ),
+    # Reviewed text (rendered): five scalar subqueries, each selecting one row by a parameter
+    # ($1 user, $2 team, $3+$2 membership, $4 organisation, $5 project) plus rows hanging off
+    # that row's own foreign keys (budget, object permission, team model aliases, org memberships).
+    ReviewedStatement(
+        "auth_object_prefetch",
+        re.compile(r"^SELECT \( SELECT to_jsonb\(u\) \|\| jsonb_build_object\("),
+        "key authentication warms the caller's own user, team, membership, organisation and project rows",
+        (SqlSite(_PREFETCH, "_fetch_rows", "query_first", "_SQL"),),
+        digest="076aea44c773d400195887add9b309b5bf2276a1e4956c91113f7a41656c673c",
     ),
 )
 
@@ -250,6 +273,33 @@ def issued_sql(site: SqlSite) -> list[str]:
     return found
 
 
+def rendered_sql(site: SqlSite) -> str:
+    """The text of the module constant ``site.sql`` as the imported module rendered it."""
+    try:
+        value = getattr(importlib.import_module(site.module), site.sql)
+    except (ImportError, AttributeError) as exc:
+        raise StatementSourceError(f"{site.module}.{site.sql} cannot be rendered ({exc})") from exc
+    if not isinstance(value, str):
+        raise StatementSourceError(f"{site.module}.{site.sql} is not a string")
+    return value
+
+
+def _digest_problems(statement: ReviewedStatement, site: SqlSite) -> list[str]:
+    if statement.digest is None:
+        return []
+    try:
+        rendered = normalise_sql(rendered_sql(site))
+    except StatementSourceError as exc:
+        return [f"reviewed LiteLLM statement {statement.name!r} at {site}: {exc}"]
+    if sql_digest(rendered) == statement.digest:
+        return []
+    return [
+        f"reviewed LiteLLM statement {statement.name!r} changed at {site}: its rendered text "
+        f"(sha256 {sql_digest(rendered)}) is not the reviewed one "
+        "(review it, then update the digest in extensions/litellm/_sql.py)"
+    ]
+
+
 def statement_problems() -> list[str]:
     """Every reviewed statement the installed LiteLLM no longer issues as reviewed; empty when all match."""
     problems: list[str] = []
@@ -267,4 +317,5 @@ def statement_problems() -> list[str]:
                         f"{normalise_sql(text)[:160]!r} no longer matches the reviewed pattern "
                         "(review it, then update extensions/litellm/_sql.py)"
                     )
+            problems.extend(_digest_problems(statement, site))
     return problems

@@ -57,8 +57,24 @@ async def account_team_ids(account_id: str | None) -> frozenset[str]:
 
 
 async def key_aliases(token_hash: str | None) -> dict[str, str]:
-    """The model aliases set on the key ``token_hash`` (its ``aliases``: alias -> model it calls)."""
+    """The model aliases a key may list: its team's ``model_aliases`` and its own ``aliases``.
+
+    LiteLLM's ``/v1/models`` lists both (``caller_alias_maps``: the team's count for the key's
+    own team), the key's own winning where both name an alias.
+    """
     if not token_hash:
         return {}
-    value = await _pool().fetchval('SELECT aliases FROM "LiteLLM_VerificationToken" WHERE token = $1', token_hash)
-    return {k: v for k, v in _as_dict(value).items() if isinstance(k, str) and isinstance(v, str) and k and v}
+    row = await _pool().fetchrow(
+        """
+        SELECT v.aliases AS key_aliases, m.aliases AS team_aliases
+        FROM "LiteLLM_VerificationToken" v
+        LEFT JOIN "LiteLLM_TeamTable" t ON t.team_id = v.team_id
+        LEFT JOIN "LiteLLM_ModelTable" m ON m.id = t.model_id
+        WHERE v.token = $1
+        """,
+        token_hash,
+    )
+    if row is None:
+        return {}
+    merged = {**_as_dict(row["team_aliases"]), **_as_dict(row["key_aliases"])}
+    return {k: v for k, v in merged.items() if isinstance(k, str) and isinstance(v, str) and k and v}

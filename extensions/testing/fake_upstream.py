@@ -151,6 +151,15 @@ def build_app(state: _State) -> FastAPI:
             "usage": {"prompt_tokens": 3, "total_tokens": 3},
         }
 
+    @app.post("/v1/images/generations")
+    @app.post("/images/generations")
+    async def images(request: Request) -> Any:
+        body = await request.json()
+        state.requests.append(RecordedRequest(request.url.path, request.headers.get("authorization"), body))
+        # A 1x1 PNG as base64: a real image payload, and the same bytes every time for comparisons.
+        pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+        return {"created": int(time.time()), "data": [{"b64_json": pixel} for _ in range(int(body.get("n") or 1))]}
+
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
         return {"object": "list", "data": [{"id": "fake", "object": "model", "owned_by": state.name}]}

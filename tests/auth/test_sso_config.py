@@ -82,11 +82,12 @@ def test_who_may_manage_the_config(identity: IdentityWorld) -> None:
     assert unscoped.status_code == 403 and "X-Atrium-Account" in unscoped.json()["error"]["hint"]
     with identity.root(identity.a.account_id) as acting:
         assert acting.get("/atrium/sso/config").json()["account_id"] == identity.a.account_id
-    # An admin of one account reads only its own config, whatever header it sends.
+    # An admin of one account never reads another's: the account header is refused outright.
     acc = fresh_account(identity)
     with as_key(identity, account_admin_key(identity, acc)) as admin:
         other = admin.get("/atrium/sso/config", headers={"X-Atrium-Account": identity.a.account_id})
-    assert other.status_code == 404 and identity.a.client_id not in other.text
+    assert other.status_code == 403 and other.json()["error"]["code"] == "account_header_refused"
+    assert "client_id" not in other.text  # (A's client id "atrium-a" is a prefix of the header's name)
 
 
 def test_an_account_admins_idp_cannot_make_super_admins(identity: IdentityWorld) -> None:

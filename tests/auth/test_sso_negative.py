@@ -184,7 +184,7 @@ def test_a_session_of_a_never_opens_b(identity: IdentityWorld) -> None:
         f"{identity.base_url}/atrium/sso/config",
         headers={"Authorization": f"Bearer {alice_key}", "X-Atrium-Account": identity.b.account_id},
     )
-    # The account header is the super admin's only; for anyone else it changes nothing.
+    # The account header is the super admin's only; anyone else sending it is refused.
     assert response.status_code == 403
     assert identity.b.client_id not in response.text
 

@@ -7,6 +7,7 @@ run against the session's real, migrated database.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 
@@ -15,8 +16,14 @@ import pytest
 
 from extensions import litellm
 from extensions.runtime import runtime
-from extensions.tenancy.data.raw_sql import RawSqlRefused, guard_raw_sql, raw_sql_reviewed
-from extensions.tenancy.request.context import PrincipalKind, TenantContext, system_context, tenant_context
+from extensions.tenancy.data.raw_sql import RawSqlRefused, forget_prefetch_decisions, guard_raw_sql, raw_sql_reviewed
+from extensions.tenancy.request.context import (
+    Principal,
+    PrincipalKind,
+    TenantContext,
+    system_context,
+    tenant_context,
+)
 
 
 def _installed(name: str) -> str:
@@ -29,6 +36,8 @@ KEY_AUTH = _installed("key_auth_combined_view")
 USER_LOCK = _installed("user_rows_lock")
 DETACH = _installed("detach_team_from_users")
 STRIP = _installed("strip_deleted_teams_from_users")
+# Built with interpolations: the text LiteLLM sends is the module constant as rendered on import.
+PREFETCH = litellm.rendered_sql(litellm.reviewed_statement("auth_object_prefetch").sites[0])
 # An unreviewed statement of the installed LiteLLM: every user of every account, by spend.
 (ALL_USERS,) = [
     text
@@ -157,3 +166,97 @@ async def test_unrestricted_and_reviewed_routes_pass() -> None:
             await guard_raw_sql(ALL_USERS, [100, 0])
     finally:
         raw_sql_reviewed.reset(token)
+
+
+# -- the auth prefetch: the caller's own key's objects, decided once, skipped (never refused) --------
+
+
+async def _key(pool: asyncpg.Pool, team: str | None, user: str | None) -> str:
+    token = uuid.uuid4().hex + uuid.uuid4().hex
+    await pool.execute(
+        'INSERT INTO "LiteLLM_VerificationToken" (token, team_id, user_id) VALUES ($1, $2, $3)', token, team, user
+    )
+    return token
+
+
+async def test_prefetch_of_the_callers_own_key_objects_runs(db: asyncpg.Pool) -> None:
+    forget_prefetch_decisions()
+    account, team, user = await _account_with(db)
+    token = await _key(db, team, user)
+    with tenant_context(Principal(PrincipalKind.API_KEY, account, user, token_hash=token)):
+        assert await guard_raw_sql(PREFETCH, [user, team, user, None, None]) is True
+        assert await guard_raw_sql(PREFETCH, [None, team, None, None, None]) is True
+    row = await db.fetchrow(PREFETCH, user, team, user, None, None)
+    assert row is not None
+    assert json.loads(row["user_row"])["user_id"] == user and json.loads(row["team_row"])["team_id"] == team
+
+
+async def test_prefetch_naming_anything_else_is_skipped_without_an_exception(db: asyncpg.Pool) -> None:
+    forget_prefetch_decisions()
+    account, team, user = await _account_with(db)
+    _other, foreign_team, foreign_user = await _account_with(db)
+    token = await _key(db, team, user)
+    with tenant_context(Principal(PrincipalKind.API_KEY, account, user, token_hash=token)):
+        for args in (
+            [foreign_user, team, None, None, None],
+            [user, foreign_team, user, None, None],
+            [user, team, foreign_user, None, None],
+            [user, team, user, "some-org", None],
+            [user, team, user, None, "some-project"],
+        ):
+            assert await guard_raw_sql(PREFETCH, args) is False, args
+    # A key whose own user sits in another account (a broken row) warms nothing either.
+    crossed = await _key(db, team, foreign_user)
+    with tenant_context(Principal(PrincipalKind.API_KEY, account, foreign_user, token_hash=crossed)):
+        assert await guard_raw_sql(PREFETCH, [foreign_user, team, foreign_user, None, None]) is False
+
+
+async def test_prefetch_for_a_global_key_reads_global_rows_only(db: asyncpg.Pool) -> None:
+    forget_prefetch_decisions()
+    suffix = uuid.uuid4().hex[:8]
+    await db.execute('INSERT INTO "LiteLLM_UserTable" (user_id) VALUES ($1)', f"g-{suffix}")
+    token = await _key(db, None, f"g-{suffix}")
+    _account, tenant_team, _user = await _account_with(db)
+    with tenant_context(Principal(PrincipalKind.API_KEY, None, f"g-{suffix}", token_hash=token)):
+        assert await guard_raw_sql(PREFETCH, [f"g-{suffix}", None, None, None, None]) is True
+        assert await guard_raw_sql(PREFETCH, [f"g-{suffix}", tenant_team, None, None, None]) is False
+
+
+async def test_prefetch_decision_is_taken_once_per_key(db: asyncpg.Pool) -> None:
+    """The hot path asks the database once; the cached answer holds (the key's rows never change account)."""
+    forget_prefetch_decisions()
+    account, team, user = await _account_with(db)
+    token = await _key(db, team, user)
+    principal = Principal(PrincipalKind.API_KEY, account, user, token_hash=token)
+    with tenant_context(principal):
+        assert await guard_raw_sql(PREFETCH, [user, team, user, None, None]) is True
+    await db.execute('DELETE FROM "LiteLLM_VerificationToken" WHERE token = $1', token)
+    with tenant_context(principal):
+        assert await guard_raw_sql(PREFETCH, [user, team, user, None, None]) is True
+    forget_prefetch_decisions()
+    with tenant_context(principal):
+        assert await guard_raw_sql(PREFETCH, [user, team, user, None, None]) is False
+
+
+async def test_prefetch_text_changed_is_refused(db: asyncpg.Pool) -> None:
+    """The digest pins the whole rendered text: a widened copy is just unreviewed raw SQL."""
+    account, team, user = await _account_with(db)
+    token = await _key(db, team, user)
+    widened = PREFETCH.replace("WHERE u.user_id = $1", "WHERE u.user_id = $1 OR true")
+    assert widened != PREFETCH
+    with (
+        tenant_context(Principal(PrincipalKind.API_KEY, account, user, token_hash=token)),
+        pytest.raises(RawSqlRefused),
+    ):
+        await guard_raw_sql(widened, [user, team, user, None, None])
+
+
+async def test_an_unknown_key_may_look_itself_up_and_nothing_else() -> None:
+    """Anonymous carries the hash of the key it presented: LiteLLM's lookup finds no row (its own 401)."""
+    presented = litellm.hash_token("sk-" + uuid.uuid4().hex)
+    with tenant_context(Principal(PrincipalKind.ANONYMOUS, token_hash=presented)):
+        assert await guard_raw_sql(KEY_AUTH, [presented]) is True
+        with pytest.raises(RawSqlRefused):
+            await guard_raw_sql(KEY_AUTH, [litellm.hash_token("sk-someone-else")])
+    with tenant_context(Principal(PrincipalKind.ANONYMOUS)), pytest.raises(RawSqlRefused):
+        await guard_raw_sql(KEY_AUTH, [presented])

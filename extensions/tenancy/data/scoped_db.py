@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from extensions.errors import NotFound, TenancyError
-from extensions.tenancy.data.raw_sql import RAW_METHODS, guard_raw_sql
+from extensions.tenancy.data.raw_sql import RAW_METHODS, guard_raw_sql, skipped_result
 from extensions.tenancy.data.tables import TABLES, TableClass
 from extensions.tenancy.policy.end_users import is_shared_registry_read
 from extensions.tenancy.request.context import data_scope
@@ -261,7 +261,7 @@ class ScopedPrisma:
         if table is not None:
             return ScopedActions(attr, table, inner)
         if name in RAW_METHODS:
-            return _guarded_raw(attr)
+            return _guarded_raw(attr, name)
         if name == "tx":
             return lambda *a, **k: _ScopedTransaction(attr(*a, **k))
         if name == "batch_":
@@ -272,9 +272,10 @@ class ScopedPrisma:
         setattr(object.__getattribute__(self, "_atrium_inner"), name, value)
 
 
-def _guarded_raw(method: Callable[..., Any]) -> Callable[..., Any]:
+def _guarded_raw(method: Callable[..., Any], name: str) -> Callable[..., Any]:
     async def call(query: str, *args: Any, **kwargs: Any) -> Any:
-        await guard_raw_sql(query, args)
+        if not await guard_raw_sql(query, args):
+            return skipped_result(name)
         return await method(query, *args, **kwargs)
 
     return call

@@ -9,7 +9,11 @@ briefly and dropped at once when the invalidation bus says it changed.
 
 Fail closed: a key of an account that is missing, suspended or deleted is refused.
 A key with no account is a *global* key (created by the super admin): it sees only
-global rows. An unknown key resolves to anonymous and LiteLLM rejects it.
+global rows. An unknown key resolves to anonymous carrying the hash of the key it presented,
+so LiteLLM's own lookup of exactly that hash passes the raw SQL guard, finds nothing and
+answers LiteLLM's 401 at once (a refused lookup made LiteLLM retry for seconds).
+``X-Atrium-Account`` is the super admin's alone: anyone else sending it is refused, not ignored,
+so a client that believes it acts as another account learns at once that it does not.
 """
 
 from __future__ import annotations
@@ -28,10 +32,10 @@ from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from extensions import litellm
-from extensions.errors import AccountInactive, AccountNotResolved, InvalidCredential
+from extensions.errors import AccountInactive, AccountNotResolved, InvalidCredential, TenancyError
 from extensions.tenancy.request.context import Principal, PrincipalKind
 
-__all__ = ["ACCOUNT_HEADER", "AccountState", "KeyRecord", "TenantResolver"]
+__all__ = ["ACCOUNT_HEADER", "AccountHeaderRefused", "AccountState", "KeyRecord", "TenantResolver"]
 
 log = logging.getLogger("atrium.resolution")
 
@@ -47,6 +51,11 @@ LEFT JOIN "LiteLLM_UserTable" u ON u.user_id = v.user_id
 WHERE v.token = $1
 """
 _ACCOUNT_SQL = 'SELECT account_id, slug, status FROM "Atrium_Account" WHERE account_id = $1 OR slug = $1'
+
+
+class AccountHeaderRefused(TenancyError):
+    code = "account_header_refused"
+    status = 403
 
 
 @dataclass(frozen=True)
@@ -163,11 +172,21 @@ class TenantResolver:
 
     async def resolve(self, scope: Scope, headers: Headers) -> Principal:
         key = self._presented_key(scope, headers)
+        master = litellm.master_key() or os.environ.get("LITELLM_MASTER_KEY")
+        if key and master and hmac.compare_digest(key.encode(), master.encode()):
+            return await self._super_admin(headers, token_hash=None)
+        principal = await self._tenant(key, headers)
+        if headers.get(ACCOUNT_HEADER) and not (principal.is_super_admin or principal.acting_as):
+            raise AccountHeaderRefused(
+                f"only the super admin may send {ACCOUNT_HEADER}",
+                hint="remove the header: a key acts in its own account (use the master key to act as another)",
+            )
+        return principal
+
+    async def _tenant(self, key: str | None, headers: Headers) -> Principal:
+        """Everyone but the master key: a virtual key, a UI session, or anonymous."""
         if not key:
             return Principal(PrincipalKind.ANONYMOUS)
-        master = litellm.master_key() or os.environ.get("LITELLM_MASTER_KEY")
-        if master and hmac.compare_digest(key.encode(), master.encode()):
-            return await self._super_admin(headers, token_hash=None)
         if _TOKEN_HASH.match(key):
             # LiteLLM refuses hashes too, but only after queueing a usage update on the key the
             # hash names; refusing here leaves no trace on someone else's key.
@@ -179,7 +198,7 @@ class TenantResolver:
         token_hash = litellm.hash_token(key)
         record = await self._key(token_hash)
         if record is None:
-            return Principal(PrincipalKind.ANONYMOUS)
+            return Principal(PrincipalKind.ANONYMOUS, token_hash=token_hash)
         if record.account_id is None:
             if record.user_role == litellm.ROLE_PROXY_ADMIN:
                 return await self._super_admin(headers, token_hash=token_hash, user_id=record.user_id)
