@@ -5,8 +5,9 @@ Each private module covers one concern and lists the internals it touches in its
 ``INTERNALS``: ``_contract`` (pinned versions, the check doctor/serve run), ``_auth``
 (credentials, hashing, end users), ``_ui`` (UI sessions and their cookie), ``_roles``
 (LiteLLM's role names), ``_app`` (app, routes, Prisma client, callbacks, errors), ``_router``
-(router, deployments, provider object ids), ``_secrets`` (encryption, secret references) and
-``_sql`` (the raw statements the raw SQL guard admits, checked against the installed source).
+(router, deployments, provider object ids), ``_secrets`` (encryption, secret references),
+``_sql`` (the raw statements the raw SQL guard admits, checked against the installed source) and
+``_usage`` (usage analytics bounds and markers Atrium's daily-activity replacements mirror).
 This module only hands on the names other modules use.
 """
 
@@ -86,18 +87,58 @@ from extensions.litellm._ui import (
     set_ui_session_cookie,
     ui_session_key,
 )
+from extensions.litellm._usage import (
+    PTU_SENTINEL_API_KEY,
+    TAG_ANALYTICS_MAX_DAYS,
+    TAG_ANALYTICS_MAX_MONTHS,
+    TAG_ANALYTICS_MAX_TAGS,
+    TAG_ANALYTICS_MAX_WEEKS,
+    TEAM_AGGREGATED_MAX_RANGE_DAYS,
+    USAGE_CACHE_LEAKAGE_KEYS_DEFAULT,
+    USAGE_CACHE_LEAKAGE_KEYS_MAX,
+    USAGE_EXPORT_BATCH_SIZE,
+    USAGE_KEY_PAGE_DEFAULT,
+    USAGE_KEY_PAGE_MAX,
+    USAGE_KEY_SEARCH_DEFAULT,
+    USAGE_KEY_SEARCH_MAX,
+    USAGE_MODEL_TOP_KEYS_DEFAULT,
+    USAGE_MODEL_TOP_KEYS_MAX,
+    USAGE_TOP_API_KEYS_DEFAULT,
+    USAGE_TOP_API_KEYS_MAX,
+    USAGE_USER_PAGE_DEFAULT,
+    USAGE_USER_PAGE_MAX,
+)
 
 __all__ = [
     "CONTRACT",
     "INTERNALS",
     "LEGACY_ENGINE_ATTRIBUTE",
+    "PTU_SENTINEL_API_KEY",
     "REVIEWED_STATEMENTS",
     "ROLE_INTERNAL_USER",
     "ROLE_INTERNAL_USER_VIEWER",
     "ROLE_PROXY_ADMIN",
     "ROLE_PROXY_ADMIN_VIEWER",
+    "TAG_ANALYTICS_MAX_DAYS",
+    "TAG_ANALYTICS_MAX_MONTHS",
+    "TAG_ANALYTICS_MAX_TAGS",
+    "TAG_ANALYTICS_MAX_WEEKS",
+    "TEAM_AGGREGATED_MAX_RANGE_DAYS",
     "UI_SESSION_COOKIE",
     "UI_SESSION_TEAM",
+    "USAGE_CACHE_LEAKAGE_KEYS_DEFAULT",
+    "USAGE_CACHE_LEAKAGE_KEYS_MAX",
+    "USAGE_EXPORT_BATCH_SIZE",
+    "USAGE_KEY_PAGE_DEFAULT",
+    "USAGE_KEY_PAGE_MAX",
+    "USAGE_KEY_SEARCH_DEFAULT",
+    "USAGE_KEY_SEARCH_MAX",
+    "USAGE_MODEL_TOP_KEYS_DEFAULT",
+    "USAGE_MODEL_TOP_KEYS_MAX",
+    "USAGE_TOP_API_KEYS_DEFAULT",
+    "USAGE_TOP_API_KEYS_MAX",
+    "USAGE_USER_PAGE_DEFAULT",
+    "USAGE_USER_PAGE_MAX",
     "Contract",
     "Internal",
     "ObjectRef",

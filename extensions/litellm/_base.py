@@ -25,7 +25,7 @@ class Internal:
     attribute: str
     parameters: tuple[str, ...] | None = None  # None: not a callable we call or override
     # A constant Atrium spells itself (to keep imports cheap) must still equal LiteLLM's own value.
-    value: str | None = None
+    value: str | int | None = None
 
 
 def resolve(internal: Internal) -> Any:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from extensions.errors import CompatibilityError
-from extensions.litellm import _app, _auth, _prisma, _roles, _router, _secrets, _ui
+from extensions.litellm import _app, _auth, _prisma, _roles, _router, _secrets, _ui, _usage
 from extensions.litellm._base import Internal, package_dir, resolve
 from extensions.litellm._sql import statement_problems
 
@@ -53,6 +53,7 @@ INTERNALS: tuple[Internal, ...] = (
     *_router.INTERNALS,
     *_secrets.INTERNALS,
     *_prisma.INTERNALS,
+    *_usage.INTERNALS,
 )
 
 

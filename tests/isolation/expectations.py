@@ -109,6 +109,21 @@ EXCEPTIONS: list[Rule] = [
         {401},
         "LiteLLM: UI session keys may call UI routes only",
     ),
+    rule(
+        "own",
+        r"GET /user/daily/activity/(aggregated(/.*)?|export)",
+        frozenset({"team-key"}),
+        {403},
+        "LiteLLM (and Atrium's usage replacement): a key without a user cannot query user analytics",
+    ),
+    rule(
+        "own",
+        r"GET /team/daily/activity(/.*)?",
+        frozenset({"team-key", "ui-session"}),
+        {404},
+        "LiteLLM (and Atrium's usage replacement): a non-admin reads its own user's teams only; the team key "
+        "has no user, the UI user is not in the team the sweep names",
+    ),
     # --- objects the sweep has none of ------------------------------------------------------
     rule(
         "own",

@@ -39,7 +39,21 @@ __all__ = [
 # that disappears makes its routes answer 403 to the own-data calls, one added makes its routes
 # answer 2xx to the closed calls, and either way the sweep says so.
 SERVED_HANDLERS = frozenset(
-    {"spend_logs_ui", "model_crud", "model_info", "model_list", "model_utils", "credentials", "user_info"}
+    {
+        "spend_logs_ui",
+        "model_crud",
+        "model_info",
+        "model_list",
+        "model_utils",
+        "credentials",
+        "user_info",
+        "daily_activity_user",
+        "daily_activity_team",
+        "daily_activity_tag",
+        "daily_activity_customer",
+        "tag_summary",
+        "tag_active_users",
+    }
 )
 
 OPEN_CLASSES = ("public", "llm", "tenant", "replaced")

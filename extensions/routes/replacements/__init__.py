@@ -18,6 +18,7 @@ from extensions.routes.replacements.model_info import get_model_info_router
 from extensions.routes.replacements.model_utils import get_model_utils_router
 from extensions.routes.replacements.models import get_models_router
 from extensions.routes.replacements.spend_logs import get_spend_logs_router
+from extensions.routes.replacements.usage import get_daily_activity_router, get_tag_analytics_router
 from extensions.routes.replacements.user_info import get_user_info_router
 
 __all__ = ["HANDLERS", "Replacements", "replacement_routers"]
@@ -31,6 +32,8 @@ def replacement_routers() -> list[APIRouter]:
         get_model_utils_router(),
         get_credentials_router(),
         get_user_info_router(),
+        get_daily_activity_router(),
+        get_tag_analytics_router(),
     ]
 
 
