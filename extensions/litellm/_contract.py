@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from extensions.errors import CompatibilityError
-from extensions.litellm import _app, _auth, _roles, _router, _secrets, _ui
+from extensions.litellm import _app, _auth, _catalog, _lists, _roles, _router, _secrets, _ui, _users
 from extensions.litellm._base import Internal, package_dir, resolve
 from extensions.litellm._sql import statement_problems
 
@@ -52,6 +52,9 @@ INTERNALS: tuple[Internal, ...] = (
     *_roles.INTERNALS,
     *_router.INTERNALS,
     *_secrets.INTERNALS,
+    *_lists.INTERNALS,
+    *_users.INTERNALS,
+    *_catalog.INTERNALS,
 )
 
 
