@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -76,7 +77,8 @@ def _spend_of(dsn: str, account_id: str) -> int:
 @pytest.fixture(scope="module")
 def lists(proxy: ProxyProcess, master_key: str, database_url: str) -> Iterator[Lists]:
     root = httpx.Client(base_url=proxy.base_url, headers={"Authorization": f"Bearer {master_key}"}, timeout=60)
-    worlds = [build_account(proxy.base_url, master_key, slug, with_model=True) for slug in ("lsta", "lstb")]
+    run = uuid.uuid4().hex[:6]  # slugs are unique per gateway
+    worlds = [build_account(proxy.base_url, master_key, f"{name}{run}", with_model=True) for name in ("lsta", "lstb")]
     for world in worlds:
         admin = world.client(proxy.base_url, world.admin_key)
         budget = admin.post("/budget/new", json={"budget_id": f"{world.slug}-budget", "max_budget": 12.5})
@@ -86,12 +88,11 @@ def lists(proxy: ProxyProcess, master_key: str, database_url: str) -> Iterator[L
             model="gpt-fake", messages=[{"role": "user", "content": "admin spend"}], user=f"{world.slug}-cust"
         )
     a, b = worlds
-    added = root.post(
-        "/account/admin/add", json={"account_id": a.account_id, "user_id": "lsta-viewer", "role": "viewer"}
-    )
+    viewer_user = {"account_id": a.account_id, "user_id": f"{a.slug}-viewer", "role": "viewer"}
+    added = root.post("/account/admin/add", json=viewer_user)
     assert added.status_code == 200, added.text
     acting = {"X-Atrium-Account": a.account_id}
-    viewer = root.post("/key/generate", json={"user_id": "lsta-viewer"}, headers=acting)
+    viewer = root.post("/key/generate", json={"user_id": f"{a.slug}-viewer"}, headers=acting)
     assert viewer.status_code == 200, viewer.text
     deadline = time.monotonic() + 120  # spend logs are written by LiteLLM's batch job
     while min(_spend_of(database_url, w.account_id) for w in worlds) < 2 and time.monotonic() < deadline:
@@ -285,7 +286,7 @@ def test_user_info_admin_view_is_the_accounts(lists: Lists) -> None:
             a.account_id,
         )
     }
-    for key, user in ((a.admin_key, a.admin_user), (lists.viewer_key, "lsta-viewer")):
+    for key, user in ((a.admin_key, a.admin_user), (lists.viewer_key, f"{a.slug}-viewer")):
         answer = lists.get(key, "/user/info")
         assert answer.status_code == 200, answer.text
         body = answer.json()
@@ -332,17 +333,19 @@ def test_user_lists_are_the_accounts(lists: Lists, path: str) -> None:
 
 # -- registries (guardrails, policies, prompts, agents, MCP, vector stores) ------------------------
 
+# (path, list field (None: a bare list), LiteLLM's status for an internal user: its route checks
+# refuse internal users the policy and prompt lists, and the replacement relays that refusal).
 REGISTRIES = [
-    ("/guardrails/list", "guardrails"),
-    ("/v2/guardrails/list", "guardrails"),
-    ("/policies/list", "policies"),
-    ("/policy/list", "policies"),
-    ("/prompts/list", "prompts"),
-    ("/v1/agents", None),
-    ("/v1/mcp/server", None),
-    ("/v1/mcp/toolset", None),
-    ("/vector_store/list", "data"),
-    ("/v1/vector_store/list", "data"),
+    ("/guardrails/list", "guardrails", 200),
+    ("/v2/guardrails/list", "guardrails", 200),
+    ("/policies/list", "policies", 401),
+    ("/policy/list", "policies", 401),
+    ("/prompts/list", "prompts", 401),
+    ("/v1/agents", None, 200),
+    ("/v1/mcp/server", None, 200),
+    ("/v1/mcp/toolset", None, 200),
+    ("/vector_store/list", "data", 200),
+    ("/v1/vector_store/list", "data", 200),
 ]
 
 
@@ -350,12 +353,17 @@ def _items(body: Any, field: str | None) -> Any:
     return body if field is None else body[field]
 
 
-@pytest.mark.parametrize(("path", "field"), REGISTRIES)
-def test_registry_lists_hold_only_the_accounts_entries(lists: Lists, path: str, field: str | None) -> None:
+@pytest.mark.parametrize(("path", "field", "member_status"), REGISTRIES)
+def test_registry_lists_hold_only_the_accounts_entries(
+    lists: Lists, path: str, field: str | None, member_status: int
+) -> None:
     a, b = lists.a, lists.b
     root = lists.root.get(path)
     assert root.status_code == 200, root.text
-    for key in (a.admin_key, lists.viewer_key, a.member_key):
+    refused = lists.get(a.member_key, path)
+    assert refused.status_code == member_status, refused.text
+    clean_of(refused, b)
+    for key in (a.admin_key, lists.viewer_key, a.member_key)[: 3 if member_status == 200 else 2]:
         answer = lists.get(key, path)
         assert answer.status_code == 200, answer.text
         body = answer.json()
@@ -381,7 +389,7 @@ def test_registry_entries_of_the_account_are_listed(lists: Lists) -> None:
         )
     everything = {p["policy_id"] for p in lists.root.get("/policies/list").json()["policies"]}
     assert {made[a.slug], made[b.slug]} <= everything  # LiteLLM lists both to the super admin
-    for key in (a.admin_key, a.member_key):
+    for key in (a.admin_key, lists.viewer_key):
         answer = lists.get(key, "/policies/list")
         assert [p["policy_id"] for p in answer.json()["policies"]] == [made[a.slug]], answer.text
         assert answer.json()["total_count"] == 1

@@ -15,7 +15,7 @@ from extensions import litellm
 from extensions.routes.deps import AnyTenant
 from extensions.routes.replacements.handlers import serves
 from extensions.routes.replacements.litellm_errors import problem_response
-from extensions.routes.replacements.scope import ACCOUNT_ROWS, admin_view, litellm_role, pool
+from extensions.routes.replacements.scope import admin_view, in_account, litellm_role, pool
 
 __all__ = ["get_budgets_router"]
 
@@ -27,7 +27,7 @@ def get_budgets_router() -> APIRouter:
     async def list_budgets(request: Request, ctx: AnyTenant) -> Response:
         denied = None if admin_view(ctx) else f"Only proxy admins can list budgets, your role={litellm_role(ctx)}"
         answer = await litellm.list_budgets(
-            request, denied=denied, scope_sql=ACCOUNT_ROWS, scope_args=(ctx.account_id,), fetch=pool().fetch
+            request, denied=denied, scope_sql=in_account(), scope_args=(ctx.account_id,), fetch=pool().fetch
         )
         if isinstance(answer, litellm.Problem):
             return problem_response(answer)

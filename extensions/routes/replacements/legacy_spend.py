@@ -16,7 +16,7 @@ from typing import Any
 from extensions import litellm
 from extensions.models.presentation import unprefixed
 from extensions.routes.replacements.litellm_errors import proxy_error
-from extensions.routes.replacements.scope import ACCOUNT_ROWS, admin_view, pool
+from extensions.routes.replacements.scope import admin_view, in_account, pool
 from extensions.tenancy.request.context import Principal
 
 __all__ = ["SPEND_LOGS_CAP", "legacy_spend_logs"]
@@ -34,7 +34,7 @@ def _day(value: str, name: str) -> datetime:
 
 class _Where:
     def __init__(self, account_id: str | None) -> None:
-        self.clauses = [ACCOUNT_ROWS]
+        self.clauses = [in_account()]
         self.args: list[Any] = [account_id]
 
     def add(self, clause: str, value: Any) -> None:

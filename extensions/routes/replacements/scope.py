@@ -16,18 +16,23 @@ from extensions.runtime import runtime
 from extensions.tenancy.request.context import Principal, PrincipalKind
 
 __all__ = [
-    "ACCOUNT_ROWS",
     "admin_view",
     "foreign_values",
+    "in_account",
     "litellm_role",
     "log_team_ids",
     "own_values",
     "pool",
 ]
 
-# Every statement of the replacements starts with the caller's account as $1. A principal of no
-# account (a global key) reads the rows of no account, as the scoped Prisma wrapper does.
-ACCOUNT_ROWS = "account_id IS NOT DISTINCT FROM $1"
+
+def in_account(alias: str = "") -> str:
+    """The predicate every statement of the replacements starts with: the caller's account is $1.
+
+    A principal of no account (a global key) reads the rows of no account, as the scoped Prisma
+    wrapper does. ``alias``: the table alias the column is qualified with.
+    """
+    return f"{alias + '.' if alias else ''}account_id IS NOT DISTINCT FROM $1"
 
 
 def pool() -> Any:
@@ -56,7 +61,7 @@ async def log_team_ids(ctx: Principal, permission: str) -> tuple[str, ...]:
     if ctx.user_id is None:
         return ()
     rows = await pool().fetch(
-        f'SELECT t.team_id FROM "LiteLLM_TeamTable" t WHERE t.{ACCOUNT_ROWS} AND EXISTS ('
+        f'SELECT t.team_id FROM "LiteLLM_TeamTable" t WHERE {in_account("t")} AND EXISTS ('
         "SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(t.members_with_roles::jsonb) = 'array' "
         "THEN t.members_with_roles::jsonb ELSE '[]'::jsonb END) m "
         "WHERE m->>'user_id' = $2 AND (m->>'role' = 'admin' OR $3 = ANY(t.team_member_permissions)))",
@@ -70,7 +75,7 @@ async def log_team_ids(ctx: Principal, permission: str) -> tuple[str, ...]:
 async def own_values(table: str, column: str, ctx: Principal, where: str = "TRUE") -> set[str]:
     """Values of ``column`` on the account's rows of ``table`` (``where`` may use $1 only)."""
     rows = await pool().fetch(
-        f'SELECT DISTINCT "{column}" AS v FROM "{table}" WHERE {ACCOUNT_ROWS} AND ({where})', ctx.account_id
+        f'SELECT DISTINCT "{column}" AS v FROM "{table}" WHERE {in_account()} AND ({where})', ctx.account_id
     )
     return {row["v"] for row in rows if row["v"] is not None}
 

@@ -19,7 +19,7 @@ from extensions import litellm
 from extensions.routes.deps import AnyTenant
 from extensions.routes.replacements.handlers import serves
 from extensions.routes.replacements.litellm_errors import ProblemAnswer
-from extensions.routes.replacements.scope import ACCOUNT_ROWS, admin_view, log_team_ids, pool
+from extensions.routes.replacements.scope import admin_view, in_account, log_team_ids, pool
 from extensions.tenancy.request.context import Principal
 
 __all__ = ["get_spend_facets_router"]
@@ -62,7 +62,7 @@ async def _facet(
     )
     args: list[object] = [ctx.account_id, _utc(window[0]), _utc(window[1])]
     where = [
-        f"s.{ACCOUNT_ROWS}",
+        in_account("s"),
         "s.\"startTime\" >= ($2::timestamptz AT TIME ZONE 'UTC')",
         "s.\"startTime\" <= ($3::timestamptz AT TIME ZONE 'UTC')",
         f"{raw} IS NOT NULL",

@@ -19,7 +19,7 @@ from fastapi import APIRouter, HTTPException, Query
 from extensions import litellm
 from extensions.routes.deps import AnyTenant
 from extensions.routes.replacements.handlers import serves
-from extensions.routes.replacements.scope import ACCOUNT_ROWS, admin_view, log_team_ids, pool
+from extensions.routes.replacements.scope import admin_view, in_account, log_team_ids, pool
 from extensions.tenancy.request.context import Principal
 
 __all__ = ["get_team_lists_router"]
@@ -33,7 +33,7 @@ def _daily_error(status: int, message: str) -> HTTPException:
 async def _member_scope(ctx: Principal, requested: list[str], teams: dict[str, Any]) -> bool:
     """For a non-admin: refuse teams it is not in (LiteLLM's 404s); True when it sees only its own row."""
     user = await pool().fetchrow(
-        f'SELECT teams FROM "LiteLLM_UserTable" WHERE {ACCOUNT_ROWS} AND user_id = $2', ctx.account_id, ctx.user_id
+        f'SELECT teams FROM "LiteLLM_UserTable" WHERE {in_account()} AND user_id = $2', ctx.account_id, ctx.user_id
     )
     if user is None:
         raise _daily_error(404, f"User= {ctx.user_id} not found")
@@ -52,7 +52,7 @@ async def _team_spend(ctx: Principal, team_ids: str | None, start_date: str | No
         raise _daily_error(400, "Please provide team_ids")
     requested = team_ids.split(",")
     rows = await pool().fetch(
-        f'SELECT team_id, team_alias FROM "LiteLLM_TeamTable" WHERE {ACCOUNT_ROWS} AND team_id = ANY($2::text[])',
+        f'SELECT team_id, team_alias FROM "LiteLLM_TeamTable" WHERE {in_account()} AND team_id = ANY($2::text[])',
         ctx.account_id,
         requested,
     )
@@ -80,7 +80,7 @@ async def _team_spend(ctx: Principal, team_ids: str | None, start_date: str | No
         "COUNT(*) FILTER (WHERE sl.status = 'failure')::bigint AS failed_requests "
         'FROM "LiteLLM_SpendLogs" sl LEFT JOIN "LiteLLM_UserTable" u ON u.user_id = sl."user" '
         "AND u.account_id IS NOT DISTINCT FROM $1 "
-        f'WHERE sl.{ACCOUNT_ROWS} AND sl."startTime" >= $2 AND sl."startTime" < $3 + INTERVAL \'1 day\' '
+        f'WHERE {in_account("sl")} AND sl."startTime" >= $2::timestamp AND sl."startTime" < $3::timestamp + INTERVAL \'1 day\' '
         f"AND sl.team_id = ANY($4::text[]){user_clause} "
         'GROUP BY sl.team_id, sl."user", u.user_email, u.user_alias ORDER BY spend DESC, sl.team_id, sl."user"',
         *args,
@@ -100,7 +100,7 @@ async def _team_spend(ctx: Principal, team_ids: str | None, start_date: str | No
 
 async def _key_aliases(ctx: Principal, page: int, size: int, search: str | None, team_id: str | None) -> Any:
     args: list[Any] = [ctx.account_id, litellm.UI_SESSION_TEAM]
-    where = [ACCOUNT_ROWS, "key_alias IS NOT NULL", "key_alias != ''", "(team_id IS NULL OR team_id != $2)"]
+    where = [in_account(), "key_alias IS NOT NULL", "key_alias != ''", "(team_id IS NULL OR team_id != $2)"]
     if not admin_view(ctx):
         # LiteLLM's _apply_non_admin_alias_scope: the caller's own keys and its teams' keys.
         scope: list[str] = []
@@ -108,7 +108,7 @@ async def _key_aliases(ctx: Principal, page: int, size: int, search: str | None,
             args.append(ctx.user_id)
             scope.append(f"user_id = ${len(args)}")
             teams = await pool().fetchval(
-                f'SELECT teams FROM "LiteLLM_UserTable" WHERE {ACCOUNT_ROWS} AND user_id = $2',
+                f'SELECT teams FROM "LiteLLM_UserTable" WHERE {in_account()} AND user_id = $2',
                 ctx.account_id,
                 ctx.user_id,
             )

@@ -26,7 +26,7 @@ from extensions.routes.delegate import call_litellm
 from extensions.routes.deps import AnyTenant
 from extensions.routes.replacements.handlers import serves
 from extensions.routes.replacements.litellm_errors import LiteLLMError
-from extensions.routes.replacements.scope import ACCOUNT_ROWS, admin_view, pool
+from extensions.routes.replacements.scope import admin_view, in_account, pool
 from extensions.tenancy.request.context import Principal
 
 __all__ = ["get_user_info_router"]
@@ -50,9 +50,9 @@ async def _rows(sql: str, account_id: str | None) -> list[dict[str, Any]]:
 
 
 async def _account_view(request: Request, ctx: Principal) -> Response:
-    teams = await _rows(f'SELECT json_agg(t.*) FROM "LiteLLM_TeamTable" t WHERE t.{ACCOUNT_ROWS}', ctx.account_id)
+    teams = await _rows(f'SELECT json_agg(t.*) FROM "LiteLLM_TeamTable" t WHERE {in_account("t")}', ctx.account_id)
     keys = await _rows(
-        f'SELECT json_agg(k.*) FROM "LiteLLM_VerificationToken" k WHERE k.{ACCOUNT_ROWS} '
+        f'SELECT json_agg(k.*) FROM "LiteLLM_VerificationToken" k WHERE {in_account("k")} '
         f"AND (k.team_id != '{litellm.UI_SESSION_TEAM}' OR k.team_id IS NULL)",
         ctx.account_id,
     )
