@@ -6,8 +6,11 @@ Each private module covers one concern and lists the internals it touches in its
 (credentials, hashing, end users), ``_ui`` (UI sessions and their cookie), ``_roles``
 (LiteLLM's role names), ``_app`` (app, routes, Prisma client, callbacks, errors), ``_router``
 (router, deployments, provider object ids), ``_secrets`` (encryption, secret references),
-``_sql`` (the raw statements the raw SQL guard admits, checked against the installed source) and
-``_usage`` (usage analytics bounds and markers Atrium's daily-activity replacements mirror).
+``_sql`` (the raw statements the raw SQL guard admits, checked against the installed source),
+``_usage`` (usage analytics bounds and markers Atrium's daily-activity replacements mirror),
+``_lists`` (LiteLLM's list framework, for account-scoped lists), ``_users`` (the admin view of
+``/user/info``), ``_catalog`` (the packaged model cost map apart from runtime registrations) and
+``_prisma`` (the engine attribute LiteLLM writes on the Prisma client).
 This module only hands on the names other modules use.
 """
 
@@ -39,6 +42,7 @@ from extensions.litellm._auth import (
     query_key_wins,
 )
 from extensions.litellm._base import Internal
+from extensions.litellm._catalog import catalog_cost_map, runtime_cost_entry
 from extensions.litellm._contract import (
     CONTRACT,
     INTERNALS,
@@ -47,6 +51,17 @@ from extensions.litellm._contract import (
     compatibility_problems,
     litellm_schema_path,
     shipped_migrations_dir,
+)
+from extensions.litellm._lists import (
+    PROBLEM_MEDIA_TYPE,
+    Fetch,
+    Problem,
+    date_range_error,
+    facet_page,
+    list_budgets,
+    public_errors,
+    query_problem,
+    unknown_query_problem,
 )
 from extensions.litellm._prisma import LEGACY_ENGINE_ATTRIBUTE, accept_legacy_engine_attribute
 from extensions.litellm._roles import (
@@ -108,11 +123,13 @@ from extensions.litellm._usage import (
     USAGE_USER_PAGE_DEFAULT,
     USAGE_USER_PAGE_MAX,
 )
+from extensions.litellm._users import admin_user_info
 
 __all__ = [
     "CONTRACT",
     "INTERNALS",
     "LEGACY_ENGINE_ATTRIBUTE",
+    "PROBLEM_MEDIA_TYPE",
     "PTU_SENTINEL_API_KEY",
     "REVIEWED_STATEMENTS",
     "ROLE_INTERNAL_USER",
@@ -140,18 +157,23 @@ __all__ = [
     "USAGE_USER_PAGE_DEFAULT",
     "USAGE_USER_PAGE_MAX",
     "Contract",
+    "Fetch",
     "Internal",
     "ObjectRef",
+    "Problem",
     "ReviewedStatement",
     "RouteInfo",
     "SqlSite",
     "StatementSourceError",
     "accept_legacy_engine_attribute",
+    "admin_user_info",
     "api_key_from_headers",
     "api_key_from_query",
     "assert_compatible",
+    "catalog_cost_map",
     "compatibility_problems",
     "custom_logger_class",
+    "date_range_error",
     "declared_litellm_params",
     "decode_object_id",
     "decrypt_secret",
@@ -159,11 +181,13 @@ __all__ = [
     "encrypt_secret",
     "end_user_header_names",
     "end_user_id_of",
+    "facet_page",
     "hash_password",
     "hash_token",
     "is_proxy_exception",
     "issued_sql",
     "iter_routes",
+    "list_budgets",
     "litellm_schema_path",
     "llm_router",
     "master_key",
@@ -174,18 +198,22 @@ __all__ = [
     "proxy_error_body",
     "proxy_exception",
     "proxy_exception_body",
+    "public_errors",
     "query_key_allowed",
     "query_key_wins",
+    "query_problem",
     "rendered_sql",
     "request_models",
     "reviewed_statement",
     "route_dependants",
+    "runtime_cost_entry",
     "secret_reference_prefixes",
     "set_ui_session_cookie",
     "shipped_migrations_dir",
     "sql_digest",
     "statement_problems",
     "ui_session_key",
+    "unknown_query_problem",
     "vector_store_registered",
     "wrap_prisma_db",
 ]

@@ -14,7 +14,7 @@ from typing import Any
 
 from extensions.models.naming import ACCOUNT_KEY, ENTITLED_KEY, PUBLIC_NAME_KEY, entitled, owner_of, public_name
 
-__all__ = ["present_credential", "present_deployment", "safe_params", "unprefixed"]
+__all__ = ["present_cost_entry", "present_credential", "present_deployment", "safe_params", "unprefixed"]
 
 _SECRET_MARKERS = ("key", "secret", "token", "password", "credential", "authorization")
 _HIDDEN_INFO = frozenset({ACCOUNT_KEY, PUBLIC_NAME_KEY, ENTITLED_KEY})
@@ -78,6 +78,15 @@ def present_credential(account_id: str | None, entry: Mapping[str, Any]) -> dict
     shown = dict(entry)
     shown["credential_name"] = public_name(account_id, str(entry.get("credential_name")))
     shown["credential_info"] = _safe_info(info)
+    return shown
+
+
+def present_cost_entry(
+    account_id: str, entry: Mapping[str, Any], own_teams: frozenset[str] | None = None
+) -> dict[str, Any]:
+    """The cost-map entry LiteLLM registered for one of the account's own deployments (its
+    ``model_info`` and prices), as the account sees it: Atrium's markers out, team lists cut."""
+    shown: dict[str, Any] = unprefixed(account_id, _safe_info(entry, own_teams))
     return shown
 
 

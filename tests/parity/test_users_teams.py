@@ -55,12 +55,6 @@ def test_user_info_of_ones_own_user_matches_litellm(pair: Pair, by_id: bool) -> 
     compare(*answers, tags=pair.tags(f"self-{by_id}"), allowed=ROW)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open difference, not a tenancy rule: GET /user/info?user_id=<a user of the account> answers 403 "
-    "'reads your own user only' to the super admin acting in the account and to the account admin; "
-    "LiteLLM answers 200 to its admin (the self lookup works; the admin-UI issue owns the replacement)",
-)
 def test_user_info_of_an_account_user_matches_litellm(pair: Pair) -> None:
     v, a = pair.vanilla, pair.atrium
     with v.client() as vc, a.client() as ac:

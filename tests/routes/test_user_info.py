@@ -1,9 +1,10 @@
-"""``GET /user/info`` answers a tenant its own user as LiteLLM would, and nobody else's.
+"""``GET /user/info`` answers a tenant its own user as LiteLLM would, and an admin its account's users.
 
 LiteLLM 1.108.7 answers any caller 200 for its own user (``user_id``, ``user_info``, ``keys``,
-``teams``); Atrium used to refuse the route to every tenant principal (403). Another user's id is
-still refused: 403 inside the account (the account's users are read with ``/v2/user/info``), 404 in
-another account (the reference check).
+``teams``); Atrium used to refuse the route to every tenant principal (403). An account admin
+may name another user of its account (LiteLLM's proxy-admin view, within the account); a member
+naming another user gets LiteLLM's 403; another account's user is 404 (the reference check).
+The admin view without ``user_id`` is tested in ``test_ui_lists.py``.
 """
 
 from __future__ import annotations
@@ -50,7 +51,11 @@ def test_own_user_is_litellms_body_scoped_to_the_account(
     assert body["user_id"] == user and body["user_info"]["user_id"] == user
     assert "password" not in body["user_info"]
     assert body["keys"], "the user's own keys are listed"
-    assert all(k.get("user_id") == user for k in body["keys"])
+    if principal == "account-admin" and not named:
+        # LiteLLM's proxy-admin view, over the account: every key of it (test_ui_lists.py).
+        assert world.member_token in {k["token"] for k in body["keys"]}
+    else:
+        assert all(k.get("user_id") == user for k in body["keys"])
     if principal == "member-key":
         assert world.member_token in {k["token"] for k in body["keys"]}
         assert [t["team_id"] for t in body["teams"]] == [world.team_id]
@@ -58,15 +63,18 @@ def test_own_user_is_litellms_body_scoped_to_the_account(
 
 
 @pytest.mark.parametrize("principal", ["account-admin", "member-key", "ui-session"])
-def test_another_users_id_stays_refused(
+def test_another_users_id_is_the_accounts_admins_only(
     proxy: ProxyProcess, worlds: tuple[AccountWorld, AccountWorld], principal: str
 ) -> None:
     world, other = worlds
     key, _ = _principals(world)[principal]
     same_account = world.member_user if principal != "member-key" else world.admin_user
-    refused = _get(proxy, key, user_id=same_account)
-    assert refused.status_code == 403, refused.text
-    assert refused.json()["error"]["code"] == "route_not_allowed"
+    answer = _get(proxy, key, user_id=same_account)
+    if principal == "account-admin":
+        assert answer.status_code == 200 and answer.json()["user_id"] == same_account, answer.text
+    else:
+        assert answer.status_code == 403, answer.text  # LiteLLM's own refusal of a non-admin
+        assert same_account not in str(answer.json().get("user_info", ""))
     foreign = _get(proxy, key, user_id=other.member_user)
     assert foreign.status_code == 404, foreign.text
     assert foreign.json()["error"]["code"] == "not_found"

@@ -12,12 +12,18 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import Receive, Scope, Send
 
 from extensions.routes.errors import install_error_handlers
+from extensions.routes.replacements.budgets import get_budgets_router
+from extensions.routes.replacements.cost_map import get_cost_map_router
 from extensions.routes.replacements.credentials import get_credentials_router
 from extensions.routes.replacements.handlers import handler_table
+from extensions.routes.replacements.litellm_errors import install_litellm_error_forms
 from extensions.routes.replacements.model_info import get_model_info_router
 from extensions.routes.replacements.model_utils import get_model_utils_router
 from extensions.routes.replacements.models import get_models_router
+from extensions.routes.replacements.registries import get_registries_router
+from extensions.routes.replacements.spend_facets import get_spend_facets_router
 from extensions.routes.replacements.spend_logs import get_spend_logs_router
+from extensions.routes.replacements.team_lists import get_team_lists_router
 from extensions.routes.replacements.usage import get_daily_activity_router, get_tag_analytics_router
 from extensions.routes.replacements.user_info import get_user_info_router
 
@@ -34,6 +40,11 @@ def replacement_routers() -> list[APIRouter]:
         get_user_info_router(),
         get_daily_activity_router(),
         get_tag_analytics_router(),
+        get_spend_facets_router(),
+        get_budgets_router(),
+        get_team_lists_router(),
+        get_registries_router(),
+        get_cost_map_router(),
     ]
 
 
@@ -46,6 +57,7 @@ class Replacements:
     def __init__(self) -> None:
         self.app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
         install_error_handlers(self.app)
+        install_litellm_error_forms(self.app)
         routers = replacement_routers()
         for router in routers:
             self.app.include_router(router)

@@ -1,7 +1,8 @@
-"""Spend logs of the caller's account: the tenant-scoped ``/spend/logs/ui`` family.
+"""Spend logs of the caller's account: the tenant-scoped ``/spend/logs/ui`` family and ``/spend/logs``.
 
-Same parameters and response shape as LiteLLM's handler (``{data, total, page,
-page_size, total_pages}``), read with asyncpg and always filtered by ``account_id``.
+Same parameters and response shape as LiteLLM's handlers (``{data, total, page,
+page_size, total_pages}``; the legacy ``/spend/logs`` list or its daily summary), read with
+asyncpg and always filtered by ``account_id``.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
 
 from extensions.errors import NotFound, RequestError
 from extensions.models.presentation import unprefixed
 from extensions.routes.replacements.handlers import serves
+from extensions.routes.replacements.legacy_spend import legacy_spend_logs
 from extensions.runtime import runtime
 from extensions.tenancy.request.context import current_principal
 
@@ -181,5 +184,29 @@ def get_spend_logs_router() -> APIRouter:
         if record is None:
             raise NotFound(f"no spend log {request_id}", hint="request ids come from /spend/logs/ui")
         return _row(record)
+
+    @router.get("/spend/logs", openapi_extra=serves("spend_logs"))
+    async def spend_logs(
+        request: Request,
+        api_key: str | None = None,
+        user_id: str | None = None,
+        request_id: str | None = None,
+        start_date: str | None = None,
+        end_date: str | None = None,
+        summarize: bool = True,
+    ) -> Response:
+        body, truncated = await legacy_spend_logs(
+            current_principal(),
+            api_key=api_key,
+            user_id=user_id,
+            request_id=request_id,
+            start_date=start_date,
+            end_date=end_date,
+            summarize=summarize,
+        )
+        response = JSONResponse(body)
+        if truncated:
+            response.headers["x-litellm-spend-logs-truncated"] = "true"
+        return response
 
     return router

@@ -46,6 +46,8 @@ class Classification:
     handler: str | None = None  # replacement handler id, for RouteClass.REPLACED only
     guards: tuple[str, ...] = ()  # body fields tenant requests may carry only once validated
     raw_sql_reviewed: bool = False  # every raw statement the handler reaches is account-safe
+    anonymous: bool = False  # replaced only: LiteLLM serves it without credentials, so anonymous
+    # callers get the replacement too, never LiteLLM's handler
 
     @property
     def route(self) -> str:
@@ -111,6 +113,11 @@ def decide(
     served_handlers: Collection[str],
 ) -> Decision:
     if principal.kind is PrincipalKind.ANONYMOUS:
+        if classification is not None and classification.anonymous:
+            # LiteLLM would answer without credentials: the replacement answers, or nobody does.
+            if classification.handler in served_handlers:
+                return Decision(Action.REPLACE, principal, method, path, classification)
+            return Decision(Action.DENY, principal, method, path, classification, error=_denied(method, path, None))
         # No credentials: LiteLLM refuses them itself on anything but its public routes.
         public = classification is not None and classification.route_class is RouteClass.PUBLIC
         return Decision(Action.ALLOW, PUBLIC_ROUTE if public else principal, method, path, classification)

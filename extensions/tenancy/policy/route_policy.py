@@ -47,7 +47,7 @@ DEFAULT_POLICY_PATH = Path(__file__).with_name("routes.toml")
 _ANY, _WS, _MOUNT = "*", "WS", "MOUNT"
 _HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _ENTRY_METHODS = _HTTP_METHODS | {_ANY, _WS, _MOUNT}
-_GROUP_KEYS = frozenset({"class", "reason", "routes", "handler", "guards", "raw_sql_reviewed"})
+_GROUP_KEYS = frozenset({"class", "reason", "routes", "handler", "guards", "raw_sql_reviewed", "anonymous"})
 
 # Starlette's path convertors (starlette.convertors.CONVERTOR_TYPES).
 _CONVERTORS = {
@@ -171,12 +171,19 @@ def _parse_groups(data: Mapping[str, Any]) -> list[Classification]:
             raise ConfigurationError(f"route policy {where}: raw_sql_reviewed must be true or false")
         if (guards or reviewed) and route_class is not RouteClass.TENANT:
             raise ConfigurationError(f"route policy {where}: guards/raw_sql_reviewed need class tenant")
+        anonymous = group.get("anonymous", False)
+        if not isinstance(anonymous, bool):
+            raise ConfigurationError(f"route policy {where}: anonymous must be true or false")
+        if anonymous and route_class is not RouteClass.REPLACED:
+            raise ConfigurationError(f"route policy {where}: anonymous needs class replaced")
         routes = _as_str_list(group.get("routes"), f"{where} routes")
         if not routes:
             raise ConfigurationError(f"route policy {where}: no routes")
         for text in routes:
             method, template = _parse_entry(text, where)
-            entries.append(Classification(method, template, route_class, reason.strip(), handler, guards, reviewed))
+            entries.append(
+                Classification(method, template, route_class, reason.strip(), handler, guards, reviewed, anonymous)
+            )
     return entries
 
 
