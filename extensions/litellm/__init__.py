@@ -65,6 +65,7 @@ from extensions.litellm._lists import (
 )
 from extensions.litellm._prisma import LEGACY_ENGINE_ATTRIBUTE, accept_legacy_engine_attribute
 from extensions.litellm._roles import (
+    PROXY_ADMIN_USER_ID,
     ROLE_INTERNAL_USER,
     ROLE_INTERNAL_USER_VIEWER,
     ROLE_PROXY_ADMIN,
@@ -130,6 +131,7 @@ __all__ = [
     "INTERNALS",
     "LEGACY_ENGINE_ATTRIBUTE",
     "PROBLEM_MEDIA_TYPE",
+    "PROXY_ADMIN_USER_ID",
     "PTU_SENTINEL_API_KEY",
     "REVIEWED_STATEMENTS",
     "ROLE_INTERNAL_USER",

@@ -20,6 +20,7 @@ __all__ = [
     "FALLBACKS_KEY",
     "PUBLIC_NAME_KEY",
     "RESERVED_KEYS",
+    "account_of_name",
     "entitled",
     "internal_name",
     "is_internal_of",
@@ -42,6 +43,12 @@ def internal_name(account_id: str, public: str) -> str:
 
 def is_internal_of(account_id: str, name: str) -> bool:
     return name.startswith(f"{account_id}/")
+
+
+def account_of_name(name: str) -> str | None:
+    """The account whose internal name this is, or None for any other name."""
+    found = _INTERNAL_NAME.match(name)
+    return found.group(1) if found else None
 
 
 def public_name(account_id: str, name: str) -> str:

@@ -28,6 +28,29 @@ _LITELLM_ADMIN_ONLY = (
     r"public/v1/model_hub/.*)"
 )
 EXCEPTIONS: list[Rule] = [
+    # --- calls the sweep cannot fill: LiteLLM validates them before its role check ------------
+    rule(
+        "own",
+        r"GET /end_user/daily/activity(/.*)?",
+        EVERYONE,
+        {400, 422},
+        "LiteLLM hides the /end_user aliases from its OpenAPI, so the sweep sends no dates (or model_group, "
+        "search); LiteLLM (and the usage replacement) check them before the role",
+    ),
+    rule(
+        "own",
+        r"GET /management/v1/spend_logs/(users|end_users)",
+        EVERYONE,
+        {400},
+        "the sweep's value is not a date: LiteLLM's required filter[startTime] bounds answer its 400 problem",
+    ),
+    rule(
+        "own",
+        r"GET /team/spend/by_user",
+        EVERYONE,
+        {400},
+        "LiteLLM reads start_date/end_date from the raw query here: the served OpenAPI does not list them",
+    ),
     # --- LiteLLM's own role checks and Atrium's admin-only routes ---------------------------
     rule("own", _LITELLM_ADMIN_ONLY, MEMBERS, {401, 403}, "LiteLLM: proxy-admin-only route, members are internal_user"),
     rule(
@@ -52,6 +75,29 @@ EXCEPTIONS: list[Rule] = [
         "LiteLLM: a team key has no user, so no team or tag listing of its own",
     ),
     rule("own", r"GET /(user/list|team/permissions_list)", MEMBERS, {403}, "LiteLLM: proxy or team admins only"),
+    rule("own", r"GET /management/v1/budgets", MEMBERS, {403}, "LiteLLM: only proxy admins list budgets"),
+    rule(
+        "own",
+        r"GET /(policies/list|policy/list|prompts/list)",
+        MEMBERS,
+        {401},
+        "LiteLLM's route check: an admin route for internal users (the list replacement runs with the caller's key)",
+    ),
+    rule(
+        "own",
+        r"GET /(v2/)?guardrails/list",
+        frozenset({"team-key"}),
+        {401},
+        "LiteLLM's route check: a team key has no user role for this admin route",
+    ),
+    rule(
+        "own",
+        r"GET /v1/mcp/server",
+        frozenset({"team-key", "ui-session"}),
+        {403},
+        "LiteLLM: the sweep names the team and user of the account's member, which this caller may not view",
+    ),
+    rule("own", r"GET /v1/agents", EVERYONE, {200}, "the agents list replacement: the account's agents (none)"),
     rule("own", r"GET /key/list", frozenset({"team-key"}), {403}, "LiteLLM: a team key has no user to list keys of"),
     rule(
         "own",
@@ -125,13 +171,6 @@ EXCEPTIONS: list[Rule] = [
         "has no user, the UI user is not in the team the sweep names",
     ),
     # --- objects the sweep has none of ------------------------------------------------------
-    rule(
-        "own",
-        r"GET /end_user/daily/activity",
-        frozenset({"admin", "viewer"}),
-        {400},
-        "LiteLLM reads start_date/end_date from the raw query here: the served OpenAPI does not list them",
-    ),
     rule(
         "own",
         _PROVIDER_OBJECTS,

@@ -10,6 +10,7 @@ use, defaults) are not identifying, so they are left out by construction rather 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -42,9 +43,23 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
+@functools.cache
+def _route_paths() -> frozenset[str]:
+    """The proxy's own route paths: LiteLLM tags each request's spend with its route (a row of the
+    account that no other account may have yet), and every OpenAPI document lists them."""
+    from extensions.app import served_routes
+
+    return frozenset(route.path for route in served_routes(include_lazy=True))
+
+
 def _identifying(value: str) -> bool:
     text = value.strip()
-    return len(text) >= _MIN_LENGTH and not _TIMESTAMP.match(text) and not _NUMBER.match(text)
+    return (
+        len(text) >= _MIN_LENGTH
+        and not _TIMESTAMP.match(text)
+        and not _NUMBER.match(text)
+        and text not in _route_paths()
+    )
 
 
 async def _table_strings(conn: asyncpg.Connection, table: str, account_id: str, *, inside: bool) -> set[str]:

@@ -53,6 +53,18 @@ SERVED_HANDLERS = frozenset(
         "daily_activity_customer",
         "tag_summary",
         "tag_active_users",
+        "spend_logs",
+        "spend_log_filters",
+        "budgets_list",
+        "key_aliases",
+        "team_spend_by_user",
+        "guardrails_list",
+        "policies_list",
+        "prompts_list",
+        "agents_list",
+        "mcp_servers_list",
+        "vector_stores_list",
+        "model_cost_map",
     }
 )
 

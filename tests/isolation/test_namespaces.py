@@ -463,3 +463,28 @@ def test_other_accounts_email_sign_in_lands_in_its_account(
     resolved = httpx.post(f"{proxy.base_url}/v2/login/resolve", json={"email": b_admin_email}, timeout=30)
     unknown = httpx.post(f"{proxy.base_url}/v2/login/resolve", json={"email": "x@nowhere.example"}, timeout=30)
     assert resolved.status_code == 200 and resolved.json() == unknown.json()  # B has no SSO: password, same as anyone
+
+
+# -- the operator's own user ------------------------------------------------------------------------
+
+
+def test_the_operators_user_belongs_to_no_account(
+    proxy: ProxyProcess, master_key: str, database_url: str, account_a: AccountWorld, account_b: AccountWorld
+) -> None:
+    """LiteLLM adds the master key's user to every team it creates. Acting in A, then in B, both
+    teams get it (as LiteLLM answers) and its row stays in no account: stamped with A, it made B's
+    team 404 and attributed the operator's own later requests to A."""
+    operator = litellm.PROXY_ADMIN_USER_ID
+    root = {"Authorization": f"Bearer {master_key}"}
+    for world in (account_a, account_b):
+        headers = {**root, "X-Atrium-Account": world.account_id}
+        team = httpx.post(
+            f"{proxy.base_url}/team/new", headers=headers, json={"team_alias": _fresh("operator")}, timeout=60
+        )
+        assert team.status_code == 200, team.text
+        assert {"user_id": operator, "user_email": None, "role": "admin"} in team.json()["members_with_roles"]
+        users = httpx.get(f"{proxy.base_url}/user/list", headers=headers, timeout=60)
+        assert users.status_code == 200, users.text
+        assert operator not in users.text
+    sql = 'SELECT account_id FROM "LiteLLM_UserTable" WHERE user_id = $1'
+    assert [r["account_id"] for r in _run(_fetch(database_url, sql, operator))] == [None]

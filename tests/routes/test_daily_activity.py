@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 import asyncpg
 import httpx
@@ -61,8 +62,9 @@ def _chat(base_url: str, key: str, model: str, text: str, **extra: Any) -> httpx
     )
 
 
-def _own_model(base_url: str, world: AccountWorld, upstream: FakeUpstream) -> None:
-    """A model of the account's own, ``gpt-own``, stored as ``<account_id>/gpt-own``."""
+def _own_model(base_url: str, world: AccountWorld, upstream: FakeUpstream) -> int:
+    """A model of the account's own, ``gpt-own``, stored as ``<account_id>/gpt-own``; returns the
+    number of probe requests it took (each is billed)."""
     admin = world.client(base_url, world.admin_key)
     params = {
         "model": "openai/gpt-own-upstream",
@@ -73,11 +75,13 @@ def _own_model(base_url: str, world: AccountWorld, upstream: FakeUpstream) -> No
     }
     created = admin.post("/model/new", json={"model_name": "gpt-own", "litellm_params": params})
     assert created.status_code == 200, created.text
-    deadline, streak = time.monotonic() + SERVE_LIMIT_S, 0
+    deadline, streak, probes = time.monotonic() + SERVE_LIMIT_S, 0, 0
     while streak < 6:  # every worker: they are picked at random
         assert time.monotonic() < deadline, f"{world.slug}'s gpt-own was not served in time"
         streak = streak + 1 if _chat(base_url, world.admin_key, "gpt-own", "probe").status_code == 200 else 0
+        probes += 1
         time.sleep(0.1 if streak else 1.0)
+    return probes
 
 
 def _spend(base_url: str, world: AccountWorld, extra_requests: int) -> None:
@@ -127,13 +131,14 @@ def _settled(dsn: str, worlds: list[AccountWorld]) -> None:
 def usage(proxy: ProxyProcess, master_key: str, database_url: str, upstream: FakeUpstream) -> Iterator[Usage]:
     a = build_account(proxy.base_url, master_key, "usga")
     b = build_account(proxy.base_url, master_key, "usgb")
-    team_keys = {}
+    team_keys, probes = {}, {}
     for world in (a, b):
-        _own_model(proxy.base_url, world, upstream)
+        probes[world.slug] = _own_model(proxy.base_url, world, upstream)
         team_key = world.client(proxy.base_url, world.admin_key).post("/key/generate", json={"team_id": world.team_id})
         team_keys[world.slug] = team_key.json()["key"]
     _spend(proxy.base_url, a, extra_requests=1)
-    _spend(proxy.base_url, b, extra_requests=3)  # B spends more: its totals differ from A's
+    # B makes more requests than A, probes included: its totals then differ from A's in every table.
+    _spend(proxy.base_url, b, extra_requests=max(3, probes["usga"] - probes["usgb"] + 3))
     _settled(database_url, [a, b])
     yield Usage(a, b, database_url, proxy.base_url, master_key, team_keys)
 
@@ -389,11 +394,16 @@ def test_no_answer_to_the_account_names_anything_of_another(usage: Usage) -> Non
     for key in (a.admin_key, a.member_key, a.ui_session_key):
         with usage.client(key) as client:
             for path in paths:
-                response = client.get(path, params=RANGE)
+                # httpx replaces a URL's own query with `params`: merge them.
+                route, _, query = path.partition("?")
+                response = client.get(route, params={**RANGE, **dict(parse_qsl(query))})
                 assert response.status_code in (200, 403), f"{path}: {response.status_code} {response.text}"
                 assert_nothing_of(b, response.text)
-                if response.status_code == 200 and "metadata" in response.text:
-                    assert response.json()["metadata"]["total_spend"] not in b_totals - {0.0}
+                body = (
+                    response.json() if response.headers.get("content-type", "").startswith("application/json") else None
+                )
+                if response.status_code == 200 and isinstance(body, dict) and "total_spend" in body.get("metadata", {}):
+                    assert body["metadata"]["total_spend"] not in b_totals - {0.0}
 
 
 # --- bad input -------------------------------------------------------------------------------------

@@ -25,6 +25,13 @@ from extensions.tenancy.request.context import (
     tenant_context,
 )
 
+# Rows LiteLLM itself could read back: its list columns are NOT NULL in its models, not in the schema
+# (a NULL one would fail LiteLLM's admin views of the session database for every later test).
+INSERT_TEAM = (
+    "INSERT INTO \"LiteLLM_TeamTable\" (team_id, account_id, admins, members, models) VALUES ($1, $2, '{}', '{}', '{}')"
+)
+INSERT_USER = "INSERT INTO \"LiteLLM_UserTable\" (user_id, account_id, teams, models) VALUES ($1, $2, '{}', '{}')"
+
 
 def _installed(name: str) -> str:
     """The statement's text as the installed LiteLLM issues it (its first reviewed call site)."""
@@ -66,8 +73,16 @@ async def _account_with(pool: asyncpg.Pool) -> tuple[str, str, str]:
     """A new account with one team and one user: ``(account_id, team_id, user_id)``."""
     account, suffix = str(uuid.uuid4()), uuid.uuid4().hex[:8]
     await pool.execute('INSERT INTO "Atrium_Account" (account_id, name, slug) VALUES ($1, $1, $1)', account)
-    await pool.execute('INSERT INTO "LiteLLM_TeamTable" (team_id, account_id) VALUES ($1, $2)', f"t-{suffix}", account)
-    await pool.execute('INSERT INTO "LiteLLM_UserTable" (user_id, account_id) VALUES ($1, $2)', f"u-{suffix}", account)
+    await pool.execute(
+        INSERT_TEAM,
+        f"t-{suffix}",
+        account,
+    )
+    await pool.execute(
+        INSERT_USER,
+        f"u-{suffix}",
+        account,
+    )
     return account, f"t-{suffix}", f"u-{suffix}"
 
 
@@ -214,7 +229,10 @@ async def test_prefetch_naming_anything_else_is_skipped_without_an_exception(db:
 async def test_prefetch_for_a_global_key_reads_global_rows_only(db: asyncpg.Pool) -> None:
     forget_prefetch_decisions()
     suffix = uuid.uuid4().hex[:8]
-    await db.execute('INSERT INTO "LiteLLM_UserTable" (user_id) VALUES ($1)', f"g-{suffix}")
+    await db.execute(
+        'INSERT INTO "LiteLLM_UserTable" (user_id, teams, models) VALUES ($1, ARRAY[]::text[], ARRAY[]::text[])',
+        f"g-{suffix}",
+    )
     token = await _key(db, None, f"g-{suffix}")
     _account, tenant_team, _user = await _account_with(db)
     with tenant_context(Principal(PrincipalKind.API_KEY, None, f"g-{suffix}", token_hash=token)):

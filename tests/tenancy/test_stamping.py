@@ -14,6 +14,13 @@ from extensions.tenancy.data.tables import TABLES, TableClass
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATION = ROOT / "prisma" / "migrations" / "20261124000100_atrium_account_stamping" / "migration.sql"
 
+# Rows LiteLLM itself could read back: its list columns are NOT NULL in its models, not in the schema
+# (a NULL one would fail LiteLLM's admin views of the session database for every later test).
+INSERT_TEAM = (
+    "INSERT INTO \"LiteLLM_TeamTable\" (team_id, account_id, admins, members, models) VALUES ($1, $2, '{}', '{}', '{}')"
+)
+INSERT_USER = "INSERT INTO \"LiteLLM_UserTable\" (user_id, account_id, teams, models) VALUES ($1, $2, '{}', '{}')"
+
 
 def test_trigger_migration_is_current() -> None:
     assert MIGRATION.read_text() == trigger_migration_sql(), "regenerate it from extensions/tenancy/data/stamping.py"
@@ -40,7 +47,11 @@ async def _account(conn: asyncpg.Connection) -> str:
 async def test_key_inherits_its_teams_account(conn: asyncpg.Connection) -> None:
     account = await _account(conn)
     team = f"team-{uuid.uuid4().hex[:8]}"
-    await conn.execute('INSERT INTO "LiteLLM_TeamTable" (team_id, account_id) VALUES ($1, $2)', team, account)
+    await conn.execute(
+        INSERT_TEAM,
+        team,
+        account,
+    )
     token = uuid.uuid4().hex
     await conn.execute('INSERT INTO "LiteLLM_VerificationToken" (token, team_id) VALUES ($1, $2)', token, team)
     stamped = await conn.fetchval('SELECT account_id FROM "LiteLLM_VerificationToken" WHERE token = $1', token)
@@ -75,7 +86,11 @@ async def test_spend_and_daily_rows_inherit_the_keys_account(conn: asyncpg.Conne
 async def test_explicit_account_is_kept(conn: asyncpg.Connection) -> None:
     account, other = await _account(conn), await _account(conn)
     user = f"user-{uuid.uuid4().hex[:8]}"
-    await conn.execute('INSERT INTO "LiteLLM_UserTable" (user_id, account_id) VALUES ($1, $2)', user, other)
+    await conn.execute(
+        INSERT_USER,
+        user,
+        other,
+    )
     token = uuid.uuid4().hex
     await conn.execute(
         'INSERT INTO "LiteLLM_VerificationToken" (token, user_id, account_id) VALUES ($1, $2, $3)',
@@ -89,7 +104,11 @@ async def test_explicit_account_is_kept(conn: asyncpg.Connection) -> None:
 async def test_key_cannot_point_at_another_accounts_team(conn: asyncpg.Connection) -> None:
     account, other = await _account(conn), await _account(conn)
     team = f"team-{uuid.uuid4().hex[:8]}"
-    await conn.execute('INSERT INTO "LiteLLM_TeamTable" (team_id, account_id) VALUES ($1, $2)', team, other)
+    await conn.execute(
+        INSERT_TEAM,
+        team,
+        other,
+    )
     token = uuid.uuid4().hex
     await conn.execute('INSERT INTO "LiteLLM_VerificationToken" (token, account_id) VALUES ($1, $2)', token, account)
     with pytest.raises(asyncpg.CheckViolationError, match="belongs to another account"):

@@ -38,6 +38,7 @@ _TENANT_ACCESSORS: dict[str, str] = {
     name.lower(): name for name, (kind, _) in TABLES.items() if kind is TableClass.TENANT
 }
 _TEAM_TABLE = "LiteLLM_TeamTable"
+_USER_TABLE = "LiteLLM_UserTable"
 _READ_FILTERED = ("find_first", "find_first_or_raise", "find_many", "count", "group_by")
 _WRITE_FILTERED = ("update_many", "delete_many")
 _UNIQUE_READS = ("find_unique", "find_unique_or_raise")
@@ -67,6 +68,33 @@ def _record_not_found(table: str) -> Exception:
 def _and(where: dict[str, Any] | None, account: str | None) -> dict[str, Any]:
     scope = {"account_id": account}
     return {"AND": [where, scope]} if where else scope
+
+
+_OPERATOR_ROW_ACTIONS = ("find_unique", "find_unique_or_raise", "find_first", "create", "update", "upsert")
+
+
+def _is_operator_row(table: str, name: str, kw: dict[str, Any], operator: str | None) -> bool:
+    """An action on exactly the operator's own user row (see ``DataScope.operator_user_id``)."""
+    if operator is None or table != _USER_TABLE or name not in _OPERATOR_ROW_ACTIONS:
+        return False
+    if name == "create":
+        data = kw.get("data")
+        return isinstance(data, dict) and data.get("user_id") == operator
+    return kw.get("where") == {"user_id": operator}
+
+
+def _without_account(name: str, kw: dict[str, Any]) -> dict[str, Any]:
+    """The operator's row stays in no account, whichever account the super admin acts in."""
+
+    def clean(data: Any) -> Any:
+        return {k: v for k, v in data.items() if k != "account_id"} if isinstance(data, dict) else data
+
+    if name == "upsert":
+        data = kw["data"]
+        return {**kw, "data": {**data, "create": clean(data.get("create")), "update": clean(data.get("update"))}}
+    if "data" in kw:
+        return {**kw, "data": clean(kw["data"])}
+    return kw
 
 
 def _visible(row: Any, account: str | None) -> bool:
@@ -101,6 +129,8 @@ class ScopedActions:
             bound = _signature(method).bind(*args, **kwargs)
             if is_shared_registry_read(self._table, name, bound.arguments):
                 return await method(*args, **kwargs)  # a process-wide cache of every account's ids
+            if _is_operator_row(self._table, name, bound.arguments, scope.operator_user_id):
+                return await method(**_without_account(name, bound.arguments))
             return await handler(method, name, account, bound.arguments)
 
         return call

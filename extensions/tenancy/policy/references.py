@@ -98,6 +98,7 @@ FIELDS: dict[str, str] = {
     "user_email": "user_email",
     "team_id": "team",
     "team_ids": "team",
+    "exclude_team_ids": "team",  # /team/daily/activity: ids to leave out, still only of the account
     "teams": "team",
     "team": "team",  # /user/list?team=
     "teamId": "team",  # /model/info?teamId=

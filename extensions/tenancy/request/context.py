@@ -21,6 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from extensions import litellm
 from extensions.errors import NoTenantContext, TenancyError
 
 __all__ = [
@@ -70,6 +71,9 @@ class DataScope:
 
     kind: ScopeKind
     account_id: str | None = None  # the filter value when restricted (None: global rows)
+    # The super admin acting in an account stays LiteLLM's master-key user, whose row belongs to
+    # no account (LiteLLM adds it to the teams it creates); only that principal reaches it.
+    operator_user_id: str | None = None
 
     @property
     def restricted(self) -> bool:
@@ -96,7 +100,8 @@ class Principal:
         if self.acting_as and self.kind is not PrincipalKind.ACCOUNT_ADMIN:
             raise TenancyError("only the super admin acts as an account admin", hint="report this bug")
         if self.account_id is not None:
-            scope = DataScope(ScopeKind.ACCOUNT, self.account_id)
+            operator = litellm.PROXY_ADMIN_USER_ID if self.acting_as else None
+            scope = DataScope(ScopeKind.ACCOUNT, self.account_id, operator)
         elif self.kind in _UNSCOPED_ROLES:
             scope = _UNRESTRICTED
         else:

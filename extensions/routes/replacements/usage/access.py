@@ -104,7 +104,9 @@ async def resolve(entity: Entity, query: Query, principal: Principal, *, capped:
         entity_ids, api_keys = await _team_filters(query, principal)
     elif entity is TAG and not admin:
         own_keys = await lookups.own_keys(principal.account_id, principal.user_id, principal.token_hash)
-        api_keys = _filter(query.api_key, own_keys)
+        # LiteLLM tests the requested key with `is not None` here (an empty one selects nothing).
+        requested = query.api_key
+        api_keys = own_keys if requested is None else ((requested,) if requested in own_keys else ())
     elif entity is CUSTOMER:
         if not admin:
             raise refused(403, f"Admin-only endpoint. Your user role={principal.kind}")

@@ -7,18 +7,20 @@ statement LiteLLM runs for it (:mod:`.sql`), with the account first in every WHE
 in :mod:`.access`; model names and end-user ids come out in the account's public form.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations when they are
+# registered, and `Depends(query_of)` names a closure variable that a postponed (string) annotation
+# would look up in the module's globals, making `query` a required query parameter.
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 
 from extensions import litellm
+from extensions.models import naming
 from extensions.routes.replacements.handlers import serves
 from extensions.routes.replacements.usage import access, fold, lookups, sql
 from extensions.routes.replacements.usage.errors import LiteLLMFormRoute
@@ -260,6 +262,8 @@ def _register(router: APIRouter, entity: Entity, prefix: str) -> None:
         ),
     ) -> Response:
         scope = await scope_of(query)
+        if naming.account_of_name(model_group) not in (None, scope.account_id):
+            raise access.refused(404, "model not found")  # another account's internal name, never echoed
         statement = sql.model_top_keys(scope, model_group=model_group, by_model_group=by_model_group, limit=limit)
         keys = await _key_rows(scope, await _fetch(statement))
         body = {"model": model_group, "by_model_group": by_model_group, "api_keys": keys}
@@ -327,8 +331,9 @@ def _register_team_pages(router: APIRouter) -> None:
         )
         scope = await access.resolve(TEAM, query, current_principal(), capped=False)
         if page < 1 or page_size < 1:
+            # LiteLLM's detail here is the bare string, not its usual {"error": ...}.
             detail = f"page and page_size must be >= 1, got page={page}, page_size={page_size}"
-            raise access.refused(400, detail)
+            raise HTTPException(status_code=400, detail=detail)
         if page_size > _PAGE_SIZE_MAX or page > _OFFSET_MAX:
             raise access.refused(400, f"page_size must be at most {_PAGE_SIZE_MAX} and page at most {_OFFSET_MAX}")
         fetched = await _fetch(sql.daily_rows(scope, page=page, page_size=page_size))

@@ -6,8 +6,9 @@ status, not a cut stream), CSV cells that a spreadsheet would run as a formula q
 file name. Model names and end-user ids come out in the account's public form.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations when they are
+# registered, and `Depends(query_of)` names a closure variable that a postponed (string) annotation
+# would look up in the module's globals, making `query` a required query parameter.
 import csv
 import io
 import json

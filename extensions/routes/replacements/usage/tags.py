@@ -90,7 +90,8 @@ async def _active_users(
             for r in rows
         ]  # fmt: skip
     label, span, format_ = ("Week", 6, "Mon DD") if period == 7 else ("Month", 29, "Mon")
-    end_param, period_param, periods_param = p(end), p(period), p(periods)
+    # A date, not its text: asyncpg binds `$n::date` as a date parameter.
+    end_param, period_param, periods_param = p(end_dt.date()), p(period), p(periods)
     rows = await lookups.pool().fetch(
         f"""WITH data AS (
             SELECT dts.tag, vt.user_id,
