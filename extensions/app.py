@@ -15,6 +15,8 @@ from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
+from starlette.routing import Match
+from starlette.types import Scope
 
 from extensions import litellm
 from extensions.auth.onboarding import Onboarding
@@ -105,6 +107,11 @@ def _wrap_lifespan(inner: Lifespan) -> Lifespan:
     return lifespan
 
 
+def _routed(app: FastAPI, scope: Scope) -> bool:
+    """Whether any route of ``app`` matches the request's path, whatever its method."""
+    return any(route.matches(scope)[0] is not Match.NONE for route in app.router.routes)
+
+
 def install(app: FastAPI) -> FastAPI:
     if getattr(app.state, "atrium_installed", False):
         return app
@@ -117,6 +124,7 @@ def install(app: FastAPI) -> FastAPI:
         policy=load_policy(),
         checks=ISOLATION_CHECKS,
         replacements=Replacements(),
+        routed=lambda scope: _routed(app, scope),
     )
     install_error_handlers(app)
     app.include_router(get_status_router())

@@ -101,6 +101,7 @@ from extensions.litellm._ui import (
     UI_SESSION_TEAM,
     mint_ui_session,
     set_ui_session_cookie,
+    ui_export_dir,
     ui_session_key,
 )
 from extensions.litellm._usage import (
@@ -214,6 +215,7 @@ __all__ = [
     "shipped_migrations_dir",
     "sql_digest",
     "statement_problems",
+    "ui_export_dir",
     "ui_session_key",
     "unknown_query_problem",
     "vector_store_registered",

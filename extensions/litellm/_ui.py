@@ -11,10 +11,11 @@ import importlib
 import os
 from collections.abc import Mapping
 from http.cookies import CookieError, SimpleCookie
+from pathlib import Path
 from typing import Any, Final
 
 from extensions.litellm._auth import master_key
-from extensions.litellm._base import Internal, proxy_server
+from extensions.litellm._base import Internal, package_dir, proxy_server
 
 __all__ = [
     "INTERNALS",
@@ -22,11 +23,14 @@ __all__ = [
     "UI_SESSION_TEAM",
     "mint_ui_session",
     "set_ui_session_cookie",
+    "ui_export_dir",
     "ui_session_key",
 ]
 
 UI_SESSION_TEAM: Final = "litellm-dashboard"  # the team LiteLLM's logins put UI session keys in
 UI_SESSION_COOKIE: Final = "token"  # set by `set_session_token_cookie`, read by LiteLLM's UI auth
+# The admin UI's static export the proxy serves at /ui (one directory per page, each an index.html).
+_UI_EXPORT: Final = ("proxy", "_experimental", "out")
 
 INTERNALS: tuple[Internal, ...] = (
     Internal("litellm.proxy.management_endpoints.key_management_endpoints", "generate_key_helper_fn"),
@@ -46,6 +50,8 @@ INTERNALS: tuple[Internal, ...] = (
     Internal("litellm.proxy.proxy_server", "premium_user"),
     Internal("litellm.constants", "LITELLM_UI_SESSION_DURATION"),
     Internal("litellm", "max_ui_session_budget"),
+    # Where the proxy serves /ui from; ui_export_dir() spells the same path without importing the proxy.
+    Internal("litellm.proxy.proxy_server", "packaged_ui_path"),
 )
 
 
@@ -120,3 +126,8 @@ def ui_session_key(headers: Mapping[str, str]) -> str | None:
         return None
     key = claims.get("key")
     return key if isinstance(key, str) else None
+
+
+def ui_export_dir() -> Path:
+    """The admin UI's static export as installed; its directories are the UI's pages."""
+    return package_dir("litellm").joinpath(*_UI_EXPORT)

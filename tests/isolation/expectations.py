@@ -31,11 +31,18 @@ EXCEPTIONS: list[Rule] = [
     # --- calls the sweep cannot fill: LiteLLM validates them before its role check ------------
     rule(
         "own",
-        r"GET /end_user/daily/activity(/.*)?",
+        r"GET /end_user/daily/activity/.*",
         EVERYONE,
         {400, 422},
         "LiteLLM hides the /end_user aliases from its OpenAPI, so the sweep sends no dates (or model_group, "
         "search); LiteLLM (and the usage replacement) check them before the role",
+    ),
+    rule(
+        "own",
+        r"GET /end_user/daily/activity",
+        frozenset({"admin", "viewer"}),
+        {400},
+        "LiteLLM reads start_date/end_date from the raw query here: the served OpenAPI does not list them",
     ),
     rule(
         "own",

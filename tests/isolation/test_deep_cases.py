@@ -187,10 +187,13 @@ def test_global_routes_are_super_admin_only(proxy: ProxyProcess, account_a: Acco
         assert response.json()["error"]["code"] == "route_not_allowed"
 
 
-def test_unclassified_route_is_denied_to_tenants(proxy: ProxyProcess, account_a: AccountWorld) -> None:
+def test_a_path_no_route_serves_is_litellms_404(proxy: ProxyProcess, account_a: AccountWorld) -> None:
+    """Nothing to classify: LiteLLM's own 404 (the admin UI probes `/ui.txt`), not a policy refusal.
+    A route that exists unclassified stays closed (tests/tenancy/test_decision.py)."""
     admin = account_a.client(proxy.base_url, account_a.admin_key)
-    response = admin.get("/definitely/not/a/route")
-    assert response.status_code == 403
+    for path in ("/definitely/not/a/route", "/ui.txt"):
+        response = admin.get(path)
+        assert (response.status_code, response.json()) == (404, {"detail": "Not Found"}), path
 
 
 def test_existing_openai_clients_work_unchanged(proxy: ProxyProcess, account_a: AccountWorld) -> None:

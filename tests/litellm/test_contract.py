@@ -230,6 +230,15 @@ def test_ui_session_key_reads_the_cookie_litellm_encodes(monkeypatch: pytest.Mon
     assert adapter.ui_session_key(Headers(headers={})) is None
 
 
+def test_ui_export_dir_is_the_directory_the_proxy_serves_at_ui() -> None:
+    import importlib
+
+    served = Path(importlib.import_module("litellm.proxy.proxy_server").packaged_ui_path)
+    assert adapter.ui_export_dir() == served
+    # One directory per page of the UI's navigation, each with its index.html.
+    assert all((served / page / "index.html").is_file() for page in ("", "home", "api-keys", "usage", "logs"))
+
+
 def test_role_constants_are_litellms_own_role_values() -> None:
     from litellm.proxy._types import LitellmUserRoles
 

@@ -145,3 +145,13 @@ def test_calls_outside_model_limits_get_litellms_refusal(pair: Pair, limits: dic
             answers.append(client.post("/v1/embeddings", json={"model": model, "input": "x"}))
     assert answers[0].status_code != 200, answers[0].text
     compare(*answers, tags=pair.tags("outside"))
+
+
+@pytest.mark.parametrize("path", ["/ui.txt", "/definitely/not/a/route"])
+def test_a_path_no_route_serves_is_litellms_404(pair: Pair, path: str) -> None:
+    """The admin UI probes `/ui.txt` after sign-in: no route, so LiteLLM's 404 for every caller."""
+    answers = []
+    for side in (pair.vanilla, pair.atrium):
+        with side.client() as client:
+            answers.append(client.get(path))
+    compare(*answers)

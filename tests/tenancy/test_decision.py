@@ -141,3 +141,18 @@ async def test_the_super_admin_is_not_classified() -> None:
     response, app, _, classified = await _call(SUPER, "GET", "/global/spend/logs")
     assert response.status_code == 200 and classified == 0
     assert app.seen[0][0] is SUPER
+
+
+@pytest.mark.parametrize(("routed", "served_by", "status"), [(False, "litellm", 200), (True, None, 403)])
+async def test_an_unclassified_path_reaches_litellm_only_when_no_route_serves_it(
+    routed: bool, served_by: str | None, status: int
+) -> None:
+    """No route at all: LiteLLM's router answers its own 404 (the recorder stands in for it). A route
+    that exists but nobody classified stays closed: default deny."""
+    app, replacements = _Recorder("litellm"), _Recorder("atrium")
+    middleware = AccountMiddleware(
+        app, policy=load_policy(), checks=(), replacements=replacements, resolver=_Fixed(ADMIN), routed=lambda _: routed
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=middleware), base_url="http://t") as client:
+        response = await client.get("/no/such/route")
+    assert (response.status_code, response.headers.get("x-served-by")) == (status, served_by)

@@ -103,8 +103,11 @@ class AccountMiddleware:
         replacements: Replacements | None = None,
         resolver: Resolver | None = None,
         resolver_factory: Callable[[], Resolver | None] | None = None,
+        routed: Callable[[Scope], bool] | None = None,
     ) -> None:
         self.app = app
+        # Whether any route of the app matches the request's path (None: assume one does).
+        self._routed = routed
         self.checks = tuple(checks)
         self._resolver = resolver
         self._resolver_factory = resolver_factory
@@ -172,6 +175,11 @@ class AccountMiddleware:
             return
         with principal_context(decision.principal):
             if decision.action is Action.DENY:
+                if decision.classification is None and self._routed is not None and not self._routed(scope):
+                    # No route serves this path at all: LiteLLM's own 404 (its router runs no handler),
+                    # not a policy refusal of a route that does not exist.
+                    await self.app(scope, receive, send)
+                    return
                 assert decision.error is not None  # a denial always carries its error
                 await self._refuse(scope, send, decision.error, request_id)
                 return
