@@ -74,8 +74,8 @@ INSERT INTO "LiteLLM_SpendLogs" (request_id, call_type, api_key, spend, total_to
     request_tags, status, account_id)
 SELECT 'br-' || g, 'acompletion', k.token, 0.0001 * (1 + g % 7), 30 + g % 50, 20 + g % 30, 10 + g % 20,
     ts, ts + interval '1 second',
-    CASE WHEN g % 2 = 0 THEN 'gpt-own-upstream' ELSE 'gpt-fake' END,
-    CASE WHEN g % 2 = 0 THEN k.account_id || '/gpt-own' ELSE 'gpt-fake' END,
+    CASE WHEN (g / 997) % 2 = 0 THEN 'gpt-own-upstream' ELSE 'gpt-fake' END,
+    CASE WHEN (g / 997) % 2 = 0 THEN k.account_id || '/gpt-own' ELSE 'gpt-fake' END,
     'openai', k.user_id, k.team_id, jsonb_build_array('bench-tag-' || (g % 5)),
     CASE WHEN g % 50 = 0 THEN 'failure' ELSE 'success' END, k.account_id
 FROM (

@@ -9,6 +9,7 @@ and the rendered text for another account's data. Debian's Chromium only (never 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -279,8 +280,7 @@ class UiWalker:
         try:
             link = self.page.locator(f'[data-slot*="sidebar-menu"] a[href="{path}"]')
             if link.count():
-                # A menu or popover left open by the previous view makes the rest of the page inert.
-                self.page.keyboard.press("Escape")
+                self._dismiss_popups()
                 link.first.click()
                 self.page.wait_for_url(lambda url: urlsplit(url).path == path, timeout=_LOGIN_TIMEOUT_MS)
                 view.idle = self._settle(load=False)
@@ -291,6 +291,21 @@ class UiWalker:
             view.error = f"opening the page failed: {exc.message}"
         view.url = self.page.url
         return self._finish(view)
+
+    def _dismiss_popups(self) -> None:
+        """Close a menu or popover left open by the previous view: it makes the rest of the page
+        inert (Base UI's backdrop takes the clicks). Escape first, then a click on the backdrop,
+        as a person clicks away."""
+        backdrop = self.page.locator("[data-base-ui-inert]")
+        for step in ("escape", "click away"):
+            if not backdrop.count():
+                return
+            if step == "escape":
+                self.page.keyboard.press("Escape")
+            else:
+                self.page.mouse.click(1, 1)
+            with contextlib.suppress(PlaywrightError):
+                backdrop.first.wait_for(state="detached", timeout=2000)
 
     def act(self, page: str, name: str, action: Callable[[Page], None]) -> View:
         """A view reached from the current page by ``action`` (a click on a tab, a row, ...)."""

@@ -105,6 +105,13 @@ EXCEPTIONS: list[Rule] = [
         "LiteLLM: the sweep names the team and user of the account's member, which this caller may not view",
     ),
     rule("own", r"GET /v1/agents", EVERYONE, {200}, "the agents list replacement: the account's agents (none)"),
+    rule(
+        "closed",
+        r"(GET|DELETE) /fallback/\{model\}",
+        EVERYONE,
+        {404},
+        "the sweep's model is the account's internal name, with a '/': no route matches the path (LiteLLM's 404)",
+    ),
     rule("own", r"GET /key/list", frozenset({"team-key"}), {403}, "LiteLLM: a team key has no user to list keys of"),
     rule(
         "own",

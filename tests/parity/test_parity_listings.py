@@ -22,6 +22,8 @@ CASES: dict[str, dict[str, Any]] = {
     "aliases": {"models": ["gpt-fake"], "aliases": {"my-alias": "gpt-fake"}},
     "aliases-unlimited": {"aliases": {"other-alias": "embed-fake"}},
     "access-group": {"models": [ACCESS_GROUP]},
+    "team-aliases": {"team": [], "team_aliases": {"team-alias": "gpt-fake"}},
+    "wildcard": {"models": ["gpt-*"]},
 }
 
 

@@ -220,6 +220,30 @@ def test_admin_sees_exactly_the_accounts_totals(usage: Usage, prefix: str) -> No
     assert_nothing_of(b, json.dumps(body))
 
 
+def test_usage_figures_are_the_accounts_spend_logs_and_the_super_admin_sees_both(usage: Usage) -> None:
+    """The Usage page's totals equal the sums over the account's own request rows (the daily tables
+    are LiteLLM's roll-up of them); the super admin's LiteLLM figures hold both accounts."""
+    a, b = usage.a, usage.b
+    with usage.client(a.admin_key) as admin:
+        mine = totals_of(ok(admin.get("/user/daily/activity/aggregated", params=RANGE)))
+    with usage.root() as root:
+        everyone = totals_of(ok(root.get("/user/daily/activity/aggregated", params=RANGE)))
+    sums = {}
+    for world in (a, b):
+        row = asyncio.run(
+            _db(
+                usage.dsn,
+                'SELECT coalesce(sum(spend), 0)::float AS s, count(*) AS r FROM "LiteLLM_SpendLogs" '
+                "WHERE account_id = $1",
+                world.account_id,
+            )
+        )[0]
+        sums[world.slug] = (row["s"], row["r"])
+    assert mine[0] == pytest.approx(sums[a.slug][0]) and mine[1] == sums[a.slug][1], (mine, sums)
+    assert everyone[1] >= sums[a.slug][1] + sums[b.slug][1], (everyone, sums)
+    assert everyone[0] >= sums[a.slug][0] + sums[b.slug][0] - 1e-9, (everyone, sums)
+
+
 def test_team_pages_show_the_accounts_rows(usage: Usage) -> None:
     a, b = usage.a, usage.b
     with usage.client(a.admin_key) as admin:

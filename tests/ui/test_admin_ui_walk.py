@@ -315,8 +315,8 @@ def _refused_wrongly(call: Call, role: str) -> bool:
     entry = _classify(call)
     if entry is None:
         return True
-    if (role, entry.route) in LITELLMS_OWN_REFUSALS and '"code"' not in (call.body or ""):
-        return False  # LiteLLM's refusal, not Atrium's (whose body carries a code)
+    if (role, entry.route) in LITELLMS_OWN_REFUSALS and '"hint"' not in (call.body or ""):
+        return False  # LiteLLM's refusal, not Atrium's (whose error body always carries a hint)
     return not (entry.route_class is RouteClass.SUPER_ADMIN and entry.route in TOLERATED)
 
 
