@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.sync_api import BrowserContext, Page, Response
+from playwright.sync_api import BrowserContext, Locator, Page, Response
 from playwright.sync_api import Error as PlaywrightError
 
 from extensions import litellm
@@ -51,6 +51,7 @@ _IDLE_TIMEOUT_MS = 15_000  # a page that never goes idle is recorded as such, no
 _QUIET_S = 1.0  # no API call in flight for this long: the view has what it asked for
 _RENDER_S = 8.0  # a skeleton still there after this is the page's answer (e.g. a refused call)
 _LOGIN_TIMEOUT_MS = 90_000  # a loaded CI machine takes a while to build the first page
+_MENU_CLICK_TIMEOUT_MS = 10_000
 
 
 def export_pages() -> list[str]:
@@ -279,9 +280,7 @@ class UiWalker:
         path = f"/ui/{page}/" if page else "/ui/"
         try:
             link = self.page.locator(f'[data-slot*="sidebar-menu"] a[href="{path}"]')
-            if link.count():
-                self._dismiss_popups()
-                link.first.click()
+            if link.count() and self._click_menu_entry(link):
                 self.page.wait_for_url(lambda url: urlsplit(url).path == path, timeout=_LOGIN_TIMEOUT_MS)
                 view.idle = self._settle(load=False)
             else:
@@ -291,6 +290,16 @@ class UiWalker:
             view.error = f"opening the page failed: {exc.message}"
         view.url = self.page.url
         return self._finish(view)
+
+    def _click_menu_entry(self, link: Locator) -> bool:
+        """Click the menu entry; False if a popup of the previous view still holds the page (the
+        page is then opened from the address bar, as a person stuck with it would)."""
+        self._dismiss_popups()
+        try:
+            link.first.click(timeout=_MENU_CLICK_TIMEOUT_MS)
+        except PlaywrightError:
+            return False
+        return True
 
     def _dismiss_popups(self) -> None:
         """Close a menu or popover left open by the previous view: it makes the rest of the page

@@ -140,7 +140,33 @@ def usage(proxy: ProxyProcess, master_key: str, database_url: str, upstream: Fak
     # B makes more requests than A, probes included: its totals then differ from A's in every table.
     _spend(proxy.base_url, b, extra_requests=max(3, probes["usga"] - probes["usgb"] + 3))
     _settled(database_url, [a, b])
+    asyncio.run(_two_days(database_url, [a.account_id, b.account_id]))
     yield Usage(a, b, database_url, proxy.base_url, master_key, team_keys)
+
+
+async def _two_days(dsn: str, account_ids: list[str]) -> None:
+    """The workload across two days: the requests to each account's own model happened yesterday
+    (the gateway bills today only), moved in the request rows and in their daily roll-ups alike."""
+    yesterday = (TODAY - timedelta(days=1)).isoformat()
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            for table in ("LiteLLM_DailyUserSpend", "LiteLLM_DailyTeamSpend", "LiteLLM_DailyTagSpend",
+                          "LiteLLM_DailyEndUserSpend"):  # fmt: skip
+                await conn.execute(
+                    f'UPDATE "{table}" SET date = $1 WHERE account_id = ANY($2::text[]) AND model_group LIKE $3',
+                    yesterday,
+                    account_ids,
+                    "%/gpt-own",
+                )
+            await conn.execute(
+                'UPDATE "LiteLLM_SpendLogs" SET "startTime" = "startTime" - interval \'1 day\', '
+                '"endTime" = "endTime" - interval \'1 day\' WHERE account_id = ANY($1::text[]) AND model_group LIKE $2',
+                account_ids,
+                "%/gpt-own",
+            )
+    finally:
+        await conn.close()
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -217,6 +243,17 @@ def test_admin_sees_exactly_the_accounts_totals(usage: Usage, prefix: str) -> No
     assert own[1] > 0 and other[1] > own[1], "both accounts spent, B more than A"
     assert_close(totals_of(body), own)
     assert sum(day["metrics"]["api_requests"] for day in body["results"]) == own[1]
+    days = asyncio.run(
+        _db(
+            usage.dsn,
+            f'SELECT count(DISTINCT date) AS n FROM "{TABLES[prefix]}" '
+            "WHERE account_id = $1 AND date >= $2 AND date <= $3",
+            a.account_id,
+            RANGE["start_date"],
+            RANGE["end_date"],
+        )
+    )[0]["n"]
+    assert len(body["results"]) == days and (prefix != "/user" or days == 2), "the workload spans two days"
     assert_nothing_of(b, json.dumps(body))
 
 
