@@ -79,7 +79,8 @@ SELECT 'br-' || g, 'acompletion', k.token, 0.0001 * (1 + g % 7), 30 + g % 50, 20
     'openai', k.user_id, k.team_id, jsonb_build_array('bench-tag-' || (g % 5)),
     CASE WHEN g % 50 = 0 THEN 'failure' ELSE 'success' END, k.account_id
 FROM (
-    SELECT g, now() - ((g::bigint * 7919) % ($2::bigint * 86400)) * interval '1 second' AS ts FROM generate_series(1, $1) g
+    SELECT g, now() - ((g::bigint * 7919) % ($2::bigint * 86400)) * interval '1 second' AS ts
+    FROM generate_series(1, $1) g
 ) s
 JOIN bench_keys k ON k.aidx = s.g % $3 AND k.kidx = (s.g / $3) % $4
 """
