@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -156,3 +157,18 @@ async def test_an_unclassified_path_reaches_litellm_only_when_no_route_serves_it
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=middleware), base_url="http://t") as client:
         response = await client.get("/no/such/route")
     assert (response.status_code, response.headers.get("x-served-by")) == (status, served_by)
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [("req-2026.11:abc_DEF", True), ("x" * 128, True), ("x" * 129, False), ("a b", False), ("<script>", False),
+     ("é".encode(), False), ("", False)],
+)  # fmt: skip
+async def test_a_callers_request_id_is_kept_only_when_short_and_plain(sent: str | bytes, kept: bool) -> None:
+    """It is echoed in every response and logged on every line: no unbounded or odd echo."""
+    middleware = AccountMiddleware(_Recorder("litellm"), policy=load_policy(), checks=(), resolver=_Fixed(ADMIN))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=middleware), base_url="http://t") as client:
+        response = await client.get("/key/list", headers={"x-request-id": sent})
+    echoed = response.headers["x-request-id"]
+    assert (echoed == sent) is kept
+    assert kept or re.fullmatch(r"[0-9a-f]{32}", echoed)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -44,11 +46,22 @@ __all__ = [
     "Reply",
     "StoredConfiguration",
     "parsed_body",
+    "request_id_from",
 ]
 
 log = logging.getLogger("atrium.middleware")
 
 REQUEST_ID_HEADER = "x-request-id"
+# A caller's own request id is kept (it ties their logs to ours) when it is short and plain: it is
+# echoed in every response and written to every log line, so anything else gets a fresh one.
+_CALLER_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+def request_id_from(headers: Headers) -> str:
+    """The request's id: the caller's ``x-request-id`` if it is plain, else a new one."""
+    sent = headers.get(REQUEST_ID_HEADER)
+    return sent if sent is not None and _CALLER_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+
 
 Reply = Callable[[Send], Awaitable[None]]
 

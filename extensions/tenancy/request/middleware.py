@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -28,7 +27,7 @@ from extensions.logs import request_id_var
 from extensions.tenancy.data.raw_sql import raw_sql_reviewed
 from extensions.tenancy.policy.decision import Action, Decision
 from extensions.tenancy.policy.route_policy import RoutePolicy
-from extensions.tenancy.request.checks import REQUEST_ID_HEADER, Check, Exchange
+from extensions.tenancy.request.checks import REQUEST_ID_HEADER, Check, Exchange, request_id_from
 from extensions.tenancy.request.context import Principal, PrincipalKind, principal_context
 from extensions.tenancy.request.refusals import RequestRefusals, request_refusals
 
@@ -125,7 +124,7 @@ class AccountMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        request_id = headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+        request_id = request_id_from(headers)
         rid_token = request_id_var.set(request_id)
         raw_token = raw_sql_reviewed.set(False)
         refusals = RequestRefusals()
