@@ -23,6 +23,7 @@ from extensions.auth.onboarding import Onboarding
 from extensions.logs import configure_logging
 from extensions.models.masking import ModelNameMasking
 from extensions.models.provider_objects import ProviderObjects
+from extensions.observability.gateway_counts import GatewayCounts
 from extensions.routes.accounts import get_accounts_router
 from extensions.routes.errors import install_error_handlers
 from extensions.routes.identity import get_identity_router
@@ -64,6 +65,8 @@ ISOLATION_CHECKS: tuple[Check, ...] = (
 __all__ = ["build_app", "install", "served_routes"]
 
 log = logging.getLogger("atrium.app")
+# This worker's per-account gateway request counts (the middleware reports, the lifespan flushes).
+GATEWAY_COUNTS = GatewayCounts()
 
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
@@ -77,6 +80,7 @@ async def _start() -> None:
         runtime.resolver = TenantResolver(runtime.pool)
         await runtime.bus.start(runtime.resolver.on_invalidate)
         runtime.accounts = AccountStore(runtime.pool, runtime.bus)
+        GATEWAY_COUNTS.start(runtime.pool)
     runtime.prisma_wrapped = litellm.wrap_prisma_db(ScopedPrisma)
     runtime.started = True
     log.info("atrium started", extra={"pid": os.getpid(), "prisma_wrapped": runtime.prisma_wrapped})
@@ -87,6 +91,7 @@ async def _stop() -> None:
         await runtime.bus.stop()
         runtime.bus = None
     if runtime.pool is not None:
+        await GATEWAY_COUNTS.stop(runtime.pool)
         await runtime.pool.close()
         runtime.pool = None
     runtime.started = False
@@ -125,6 +130,7 @@ def install(app: FastAPI) -> FastAPI:
         checks=ISOLATION_CHECKS,
         replacements=Replacements(),
         routed=lambda scope: _routed(app, scope),
+        answered=GATEWAY_COUNTS.answered,
     )
     install_error_handlers(app)
     app.include_router(get_status_router())

@@ -52,6 +52,7 @@ from extensions.litellm._contract import (
     litellm_schema_path,
     shipped_migrations_dir,
 )
+from extensions.litellm._gateway import billable_request, gateway_success
 from extensions.litellm._lists import (
     PROBLEM_MEDIA_TYPE,
     Fetch,
@@ -173,6 +174,7 @@ __all__ = [
     "api_key_from_headers",
     "api_key_from_query",
     "assert_compatible",
+    "billable_request",
     "catalog_cost_map",
     "compatibility_problems",
     "custom_logger_class",
@@ -185,6 +187,7 @@ __all__ = [
     "end_user_header_names",
     "end_user_id_of",
     "facet_page",
+    "gateway_success",
     "hash_password",
     "hash_token",
     "is_proxy_exception",

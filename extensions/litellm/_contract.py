@@ -15,7 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from extensions.errors import CompatibilityError
-from extensions.litellm import _app, _auth, _catalog, _lists, _prisma, _roles, _router, _secrets, _ui, _usage, _users
+from extensions.litellm import (
+    _app,
+    _auth,
+    _catalog,
+    _gateway,
+    _lists,
+    _prisma,
+    _roles,
+    _router,
+    _secrets,
+    _ui,
+    _usage,
+    _users,
+)
 from extensions.litellm._base import Internal, package_dir, resolve
 from extensions.litellm._sql import statement_problems
 
@@ -57,6 +70,7 @@ INTERNALS: tuple[Internal, ...] = (
     *_lists.INTERNALS,
     *_users.INTERNALS,
     *_catalog.INTERNALS,
+    *_gateway.INTERNALS,
 )
 
 

@@ -65,6 +65,8 @@ SERVED_HANDLERS = frozenset(
         "mcp_servers_list",
         "vector_stores_list",
         "model_cost_map",
+        "gateway_activity",
+        "gateway_errors",
     }
 )
 

@@ -513,3 +513,54 @@ def test_bad_input_litellm_does_not_bound_is_a_4xx(
         found = admin.get(path, params=params)
     assert found.status_code == status, found.text
     assert set(found.json()) == {"detail"}
+
+
+# --- the gateway card and the Errors tab -------------------------------------------------------------
+
+
+def _edge_counts(usage: Usage, account_id: str) -> tuple[int, int]:
+    rows = asyncio.run(
+        _db(
+            usage.dsn,
+            "SELECT coalesce(sum(requests) FILTER (WHERE status_code BETWEEN 200 AND 299), 0)::bigint AS ok, "
+            "coalesce(sum(requests) FILTER (WHERE status_code NOT BETWEEN 200 AND 299), 0)::bigint AS failed "
+            'FROM "Atrium_DailyGatewayRequests" WHERE account_id = $1',
+            account_id,
+        )
+    )
+    return rows[0]["ok"], rows[0]["failed"]
+
+
+def test_gateway_pages_count_the_accounts_own_requests(usage: Usage) -> None:
+    """LiteLLM counts gateway requests proxy-wide; the account's admin sees its own, as LiteLLM's
+    shape: every 2xx chat request of A (one success row in A's request log each), A's 500 among the
+    failures, nothing of B; a member gets LiteLLM's 403."""
+    a, b = usage.a, usage.b
+    logged_ok = asyncio.run(
+        _db(
+            usage.dsn,
+            "SELECT count(*) AS n FROM \"LiteLLM_SpendLogs\" WHERE account_id = $1 AND status = 'success'",
+            a.account_id,
+        )
+    )[0]["n"]
+    deadline = time.monotonic() + 30  # each worker adds its counts every 5 s
+    while _edge_counts(usage, a.account_id)[0] < logged_ok and time.monotonic() < deadline:
+        time.sleep(1)
+    succeeded, failed = _edge_counts(usage, a.account_id)
+    assert succeeded == logged_ok and failed >= 1, (succeeded, failed, logged_ok)
+    with usage.client(a.admin_key) as admin:
+        daily = ok(admin.get("/gateway/daily/activity"))
+        errors = ok(admin.get("/gateway/errors/activity"))
+    assert (daily["total_successful_requests"], daily["total_failed_requests"]) == (succeeded, failed)
+    assert any((r["category"], r["route"]) == ("llm", "/chat/completions") for r in daily["by_route"])
+    assert sum(d["successful_requests"] for d in daily["by_date"]) == succeeded
+    assert 500 in {s["status_code"] for s in daily["by_status_code"]}
+    assert (errors["total_successful_requests"], errors["total_failed_requests"]) == (succeeded, failed)
+    assert {e["id"] for e in errors["by_model"]} <= {"gpt-fake", "gpt-own"}, errors["by_model"]
+    assert set(errors) == {"total_successful_requests", "total_failed_requests", "by_date", "by_status_code",
+                           "by_key", "by_team", "by_user", "by_model"}  # fmt: skip
+    assert_nothing_of(b, json.dumps(daily) + json.dumps(errors))
+    assert _edge_counts(usage, b.account_id)[0] > 0
+    with usage.client(a.member_key) as member:
+        refused = member.get("/gateway/daily/activity")
+    assert refused.status_code == 403 and "detail" in refused.json(), refused.text

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from extensions import litellm
 from extensions.errors import NoTenantContext, TenancyError
 from extensions.tenancy.request.context import (
     SYSTEM,
@@ -62,7 +63,12 @@ async def test_spawned_tasks_inherit_the_principal() -> None:
     [
         (Principal(PrincipalKind.SUPER_ADMIN), DataScope(ScopeKind.UNRESTRICTED)),
         (SYSTEM, DataScope(ScopeKind.UNRESTRICTED)),
-        (Principal(PrincipalKind.ACCOUNT_ADMIN, "a", acting_as=True), DataScope(ScopeKind.ACCOUNT, "a")),
+        # The super admin acting in an account stays LiteLLM's master-key user, whose row is no account's.
+        (
+            Principal(PrincipalKind.ACCOUNT_ADMIN, "a", acting_as=True),
+            DataScope(ScopeKind.ACCOUNT, "a", litellm.PROXY_ADMIN_USER_ID),
+        ),
+        (Principal(PrincipalKind.ACCOUNT_ADMIN, "a"), DataScope(ScopeKind.ACCOUNT, "a")),
         (Principal(PrincipalKind.ACCOUNT_VIEWER, "a"), DataScope(ScopeKind.ACCOUNT, "a")),
         (Principal(PrincipalKind.ACCOUNT_MEMBER, "a"), DataScope(ScopeKind.ACCOUNT, "a")),
         (Principal(PrincipalKind.API_KEY, "a"), DataScope(ScopeKind.ACCOUNT, "a")),

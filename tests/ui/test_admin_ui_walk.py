@@ -64,8 +64,6 @@ _TOLERATED_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "proxy-wide analytics (every account's traffic): that chart or table shows no data or 'failed to load', "
     "the rest of the page works": (
-        "GET /gateway/daily/activity",
-        "GET /gateway/errors/activity",
         "GET /global/activity",
         "GET /global/activity/model",
         "GET /global/activity/cache_hits",

@@ -15,6 +15,7 @@ from extensions.routes.errors import install_error_handlers
 from extensions.routes.replacements.budgets import get_budgets_router
 from extensions.routes.replacements.cost_map import get_cost_map_router
 from extensions.routes.replacements.credentials import get_credentials_router
+from extensions.routes.replacements.gateway import get_gateway_router
 from extensions.routes.replacements.handlers import handler_table
 from extensions.routes.replacements.litellm_errors import install_litellm_error_forms
 from extensions.routes.replacements.model_info import get_model_info_router
@@ -40,6 +41,7 @@ def replacement_routers() -> list[APIRouter]:
         get_user_info_router(),
         get_daily_activity_router(),
         get_tag_analytics_router(),
+        get_gateway_router(),
         get_spend_facets_router(),
         get_budgets_router(),
         get_team_lists_router(),

@@ -103,10 +103,13 @@ class AccountMiddleware:
         resolver: Resolver | None = None,
         resolver_factory: Callable[[], Resolver | None] | None = None,
         routed: Callable[[Scope], bool] | None = None,
+        answered: Callable[[Principal, Scope, int], None] | None = None,
     ) -> None:
         self.app = app
         # Whether any route of the app matches the request's path (None: assume one does).
         self._routed = routed
+        # Told the status of every HTTP answer with the principal it was decided for (metering).
+        self._answered = answered
         self.checks = tuple(checks)
         self._resolver = resolver
         self._resolver_factory = resolver_factory
@@ -172,6 +175,8 @@ class AccountMiddleware:
         decision = await self._decide(scope, headers, method, request_id, send)
         if decision is None:
             return
+        if self._answered is not None and not is_ws:
+            send = _reporting_status(send, decision.principal, scope, self._answered)
         with principal_context(decision.principal):
             if decision.action is Action.DENY:
                 if decision.classification is None and self._routed is not None and not self._routed(scope):
@@ -201,6 +206,20 @@ class AccountMiddleware:
                 scope[DOWNSTREAM_SCOPE_KEY] = self.app  # replacements may run vetted calls through LiteLLM
             forward = exchange.send if is_ws else _answering_refusals(exchange.send, refusals, request_id)
             await target(scope, exchange.receive, forward)
+
+
+def _reporting_status(
+    send: Send, principal: Principal, scope: Scope, answered: Callable[[Principal, Scope, int], None]
+) -> Send:
+    async def reporting(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            try:
+                answered(principal, scope, message["status"])
+            except Exception:  # metering never fails an answer
+                log.warning("reporting an answer failed", exc_info=True)
+        await send(message)
+
+    return reporting
 
 
 def _answering_refusals(send: Send, refusals: RequestRefusals, request_id: str) -> Send:

@@ -1,0 +1,1 @@
+"""What Atrium measures per account on top of LiteLLM's own metering."""
