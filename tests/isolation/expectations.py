@@ -85,6 +85,13 @@ EXCEPTIONS: list[Rule] = [
     rule("own", r"GET /management/v1/budgets", MEMBERS, {403}, "LiteLLM: only proxy admins list budgets"),
     rule(
         "own",
+        r"GET /gateway/(daily|errors)/activity",
+        MEMBERS,
+        {403},
+        "LiteLLM: gateway counts for proxy admin roles only (the replacement keeps its role check)",
+    ),
+    rule(
+        "own",
         r"GET /(policies/list|policy/list|prompts/list)",
         MEMBERS,
         {401},

@@ -294,7 +294,7 @@ KNOWN_SUPER_ADMIN = [
     "GET /get/config/callbacks",
     "GET /global/spend/logs",
     "POST /global/spend/reset",
-    "GET /gateway/daily/activity",
+    "GET /global/activity",
     "GET /cache/ping",
     "POST /cache/flushall",
     "POST /organization/new",
