@@ -24,38 +24,15 @@ import time
 import uuid
 from pathlib import Path
 
-import asyncpg
 import httpx
 
-from extensions import litellm
-from extensions.db.migrate import discover, migrate
 from extensions.testing.proxy_process import ProxyProcess
-from extensions.testing.services import with_database
+from extensions.testing.services import create_migrated_database, drop_database, with_database
 
 ROOT = Path(__file__).resolve().parents[1]
 MASTER_KEY = "sk-bench-auth-master-0123456789abcdef"
 DEFAULT_SERVER_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TARGET_MS = 100.0
-
-
-async def create_database(server_dsn: str) -> str:
-    name = f"bench_auth_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(server_dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    dsn = with_database(server_dsn, name)
-    await migrate(dsn, discover(litellm.shipped_migrations_dir(), ROOT / "prisma" / "migrations"))
-    return dsn
-
-
-async def drop_database(server_dsn: str, dsn: str) -> None:
-    conn = await asyncpg.connect(server_dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{dsn.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 def timed(client: httpx.Client, key: str, count: int, expect: int) -> list[float]:
@@ -102,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     server_dsn = with_database(os.environ.get("DATABASE_URL", DEFAULT_SERVER_DSN), "postgres")
-    dsn = asyncio.run(create_database(server_dsn))
+    dsn = asyncio.run(create_migrated_database(server_dsn, "bench_auth"))
     try:
         with tempfile.TemporaryDirectory(prefix="bench-auth-") as tmp:
             proxy = ProxyProcess(

@@ -23,23 +23,20 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 
 from extensions import litellm
-from extensions.db.migrate import discover, migrate
 from extensions.prisma_engine import select_engine
 from extensions.testing.fake_upstream import free_port
 from extensions.testing.processes import ProcessExited, stop_process, wait_until_answering
 from extensions.testing.proxy_process import ProxyProcess
-from extensions.testing.services import with_database
+from extensions.testing.services import create_migrated_database, drop_database
 from extensions.testing.vanilla import COMMON_ENV, vanilla_proxy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -215,26 +212,6 @@ def build_workload(upstream_base: str, accounts: int, models_per_account: int) -
 def deployment(upstream_base: str, name: str) -> dict[str, Any]:
     params = {"model": f"openai/{name}", "api_base": upstream_base, "api_key": "sk-bench-upstream"}
     return {"model_name": name, "litellm_params": params}
-
-
-async def create_database(server_dsn: str) -> str:
-    name = f"bench_overhead_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(server_dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    dsn = with_database(server_dsn, name)
-    await migrate(dsn, discover(litellm.shipped_migrations_dir(), ROOT / "prisma" / "migrations"))
-    return dsn
-
-
-async def drop_database(server_dsn: str, dsn: str) -> None:
-    conn = await asyncpg.connect(server_dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{dsn.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 def start_upstream(port: int) -> subprocess.Popen[bytes]:
@@ -445,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.concurrency, args.rounds, args.workers) < 1 or args.duration <= 0 or args.warmup < 0:
         parser.error("--concurrency, --rounds and --workers must be >= 1, --duration > 0, --warmup >= 0")
     server_dsn = args.database_url or os.environ.get("DATABASE_URL") or DEFAULT_SERVER_DSN
-    dsn = asyncio.run(create_database(server_dsn))
+    dsn = asyncio.run(create_migrated_database(server_dsn, "bench_overhead"))
     upstream: subprocess.Popen[bytes] | None = None
     proxies: dict[str, ProxyProcess] = {}
     tmp = tempfile.TemporaryDirectory(prefix="bench-overhead-")

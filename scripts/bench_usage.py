@@ -26,7 +26,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,10 +33,8 @@ from typing import Any
 import asyncpg
 import httpx
 
-from extensions import litellm
-from extensions.db.migrate import discover, migrate
 from extensions.testing.proxy_process import ProxyProcess
-from extensions.testing.services import with_database
+from extensions.testing.services import create_migrated_database, drop_database, with_database
 
 ROOT = Path(__file__).resolve().parents[1]
 MASTER_KEY = "sk-bench-usage-master-0123456789abcdef"
@@ -102,26 +99,6 @@ SELECT gen_random_uuid()::text, {source}, to_char("startTime", 'YYYY-MM-DD'), ap
 FROM "LiteLLM_SpendLogs" WHERE request_id LIKE 'br-%'
 GROUP BY {source}, to_char("startTime", 'YYYY-MM-DD'), api_key, model, model_group, custom_llm_provider, account_id
 """
-
-
-async def create_database(server_dsn: str) -> str:
-    name = f"bench_usage_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(server_dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    dsn = with_database(server_dsn, name)
-    await migrate(dsn, discover(litellm.shipped_migrations_dir(), ROOT / "prisma" / "migrations"))
-    return dsn
-
-
-async def drop_database(server_dsn: str, dsn: str) -> None:
-    conn = await asyncpg.connect(server_dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{dsn.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 def create_accounts(base_url: str, count: int) -> list[tuple[str, str]]:
@@ -207,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     server_dsn = with_database(os.environ.get("DATABASE_URL", DEFAULT_SERVER_DSN), "postgres")
-    dsn = asyncio.run(create_database(server_dsn))
+    dsn = asyncio.run(create_migrated_database(server_dsn, "bench_usage"))
     try:
         with tempfile.TemporaryDirectory(prefix="bench-usage-") as tmp:
             proxy = ProxyProcess(

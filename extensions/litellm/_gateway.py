@@ -8,8 +8,9 @@ classification, so the two agree on what a gateway request is and on the route n
 
 from __future__ import annotations
 
+import functools
 import importlib
-from typing import Final
+from typing import Any, Final
 
 from extensions.litellm._base import Internal
 
@@ -25,10 +26,15 @@ INTERNALS: tuple[Internal, ...] = (
 )
 
 
+@functools.cache
+def _classify() -> Any:
+    # Resolved once, on the first answer (the proxy has imported the module by then).
+    return importlib.import_module(_MIDDLEWARE).classify_billable_request
+
+
 def billable_request(path: str, method: str) -> tuple[str, str] | None:
     """(category, normalised route) of a request LiteLLM counts, or None."""
-    module = importlib.import_module(_MIDDLEWARE)
-    found = module.classify_billable_request(path, method)
+    found = _classify()(path, method)
     if found is None:
         return None
     category, route = found

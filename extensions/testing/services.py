@@ -18,7 +18,7 @@ import asyncpg
 
 from extensions.testing.fake_upstream import free_port
 
-__all__ = ["PostgresServer", "RedisServer", "with_database"]
+__all__ = ["PostgresServer", "RedisServer", "create_migrated_database", "drop_database", "with_database"]
 
 
 def with_database(dsn: str, database: str) -> str:
@@ -82,3 +82,28 @@ class RedisServer:
     def stop(self) -> None:
         if self._embedded is not None:
             self._embedded.shutdown()
+
+
+async def create_migrated_database(server_dsn: str, prefix: str) -> str:
+    """A new database on ``server_dsn``'s server, with LiteLLM's and Atrium's migrations applied
+    (what each benchmark runs on)."""
+    from extensions import litellm
+    from extensions.db.migrate import atrium_migrations_dir, discover, migrate
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(server_dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    dsn = with_database(server_dsn, name)
+    await migrate(dsn, discover(litellm.shipped_migrations_dir(), atrium_migrations_dir()))
+    return dsn
+
+
+async def drop_database(server_dsn: str, dsn: str) -> None:
+    conn = await asyncpg.connect(server_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(dsn).path.lstrip("/")}" WITH (FORCE)')
+    finally:
+        await conn.close()

@@ -9,19 +9,10 @@ from pathlib import Path
 import pytest
 from identity_support import PASSWORD, IdentityWorld, SsoAccount, account_admin_key, as_key
 
+from extensions.testing.ui_walk import CHROMIUM, CHROMIUM_ARGS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _seed(world: IdentityWorld, account: SsoAccount, tag: str) -> tuple[str, str, str]:

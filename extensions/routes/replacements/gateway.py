@@ -81,16 +81,20 @@ SELECT * FROM (
 ) models
 """
 
-# The status each of those callers failed with most (LiteLLM's _ENTITY_STATUS_SQL, per column).
-_STATUS_SQL: Final = f"""
-SELECT DISTINCT ON (id) id, status_code, failed_requests FROM (
-    SELECT {{column}} AS id, status_code, SUM(failed_requests)::bigint AS failed_requests
-    FROM "LiteLLM_DailyRequestErrors"
-    WHERE {in_account()} AND date >= $2 AND date <= $3 AND {{column}} = ANY($4::text[])
-    GROUP BY {{column}}, status_code
-) s ORDER BY id, failed_requests DESC, status_code
-"""
 _STATUS_COLUMNS: Final = {"key": "api_key", "team": "team_id", "user": "user_id", "model": "model_group"}
+# The status each of those callers failed with most (LiteLLM's _ENTITY_STATUS_SQL): one statement,
+# the ids of each kind in $4..$7.
+_STATUS_SQL: Final = "\nUNION ALL\n".join(
+    f"""SELECT * FROM (
+    SELECT DISTINCT ON (id) '{kind}' AS kind, id, status_code, failed_requests FROM (
+        SELECT {column} AS id, status_code, SUM(failed_requests)::bigint AS failed_requests
+        FROM "LiteLLM_DailyRequestErrors"
+        WHERE {in_account()} AND date >= $2 AND date <= $3 AND {column} = ANY(${n}::text[])
+        GROUP BY {column}, status_code
+    ) s ORDER BY id, failed_requests DESC, status_code
+) {kind}_status"""
+    for n, (kind, column) in enumerate(_STATUS_COLUMNS.items(), start=4)
+)
 
 
 def _window(start_date: str | None, end_date: str | None) -> tuple[str, str]:
@@ -176,26 +180,23 @@ def _errors_by_date(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 async def _callers(account_id: str | None, start: str, end: str) -> dict[str, list[dict[str, Any]]]:
     entities = [dict(r) for r in await pool().fetch(_ENTITY_SQL, account_id, start, end)]
+    ids = [[e["id"] for e in entities if e["kind"] == kind] for kind in _STATUS_COLUMNS]
+    statuses = {(r["kind"], r["id"]): r for r in await pool().fetch(_STATUS_SQL, account_id, start, end, *ids)}
     found: dict[str, list[dict[str, Any]]] = {}
-    for kind, column in _STATUS_COLUMNS.items():
-        mine = [e for e in entities if e["kind"] == kind]
-        ids = [e["id"] for e in mine]
-        statuses = (
-            {r["id"]: r for r in await pool().fetch(_STATUS_SQL.format(column=column), account_id, start, end, ids)}
-            if ids
-            else {}
-        )
-        entries = [
-            {
-                "id": e["id"],
-                "label": e["label"],
-                "api_requests": int(e["api_requests"]),
-                "failed_requests": int(e["failed_requests"]),
-                "top_status_code": statuses[e["id"]]["status_code"] if e["id"] in statuses else None,
-                "top_status_code_requests": int(statuses[e["id"]]["failed_requests"]) if e["id"] in statuses else 0,
-            }
-            for e in mine
-        ]
+    for kind in _STATUS_COLUMNS:
+        entries = []
+        for e in (e for e in entities if e["kind"] == kind):
+            top = statuses.get((kind, e["id"]))
+            entries.append(
+                {
+                    "id": e["id"],
+                    "label": e["label"],
+                    "api_requests": int(e["api_requests"]),
+                    "failed_requests": int(e["failed_requests"]),
+                    "top_status_code": top["status_code"] if top is not None else None,
+                    "top_status_code_requests": int(top["failed_requests"]) if top is not None else 0,
+                }
+            )
         found[kind] = sorted(entries, key=lambda e: (-e["failed_requests"], e["id"]))
     return found
 
