@@ -20,11 +20,15 @@ from starlette.types import Scope
 
 from extensions import litellm
 from extensions.auth.onboarding import Onboarding
+from extensions.budgets.admission import BudgetAdmission, ReservationScope
+from extensions.budgets.ledger import Ledger
+from extensions.budgets.settings import BudgetSettingsStore
 from extensions.logs import configure_logging
 from extensions.models.masking import ModelNameMasking
 from extensions.models.provider_objects import ProviderObjects
 from extensions.observability.gateway_counts import GatewayCounts
 from extensions.routes.accounts import get_accounts_router
+from extensions.routes.budgets import get_budgets_router
 from extensions.routes.errors import install_error_handlers
 from extensions.routes.identity import get_identity_router
 from extensions.routes.invitations import get_invitations_router
@@ -81,6 +85,9 @@ async def _start() -> None:
         await runtime.bus.start(runtime.resolver.on_invalidate)
         runtime.accounts = AccountStore(runtime.pool, runtime.bus)
         GATEWAY_COUNTS.start(runtime.pool)
+        runtime.budget_settings = BudgetSettingsStore(runtime.pool)
+        runtime.budgets = BudgetAdmission(runtime.budget_settings, Ledger(runtime.pool))
+        runtime.budgets.start()
     runtime.prisma_wrapped = litellm.wrap_prisma_db(ScopedPrisma)
     runtime.started = True
     log.info("atrium started", extra={"pid": os.getpid(), "prisma_wrapped": runtime.prisma_wrapped})
@@ -90,6 +97,9 @@ async def _stop() -> None:
     if runtime.bus is not None:
         await runtime.bus.stop()
         runtime.bus = None
+    if runtime.budgets is not None:
+        await runtime.budgets.stop()
+        runtime.budgets = None
     if runtime.pool is not None:
         await GATEWAY_COUNTS.stop(runtime.pool)
         await runtime.pool.close()
@@ -122,6 +132,7 @@ def install(app: FastAPI) -> FastAPI:
         return app
     configure_logging(os.environ.get("ATRIUM_LOG_LEVEL", "INFO"))
     litellm.accept_legacy_engine_attribute()  # before LiteLLM's start-up connects Prisma
+    app.add_middleware(ReservationScope, admission=lambda: runtime.budgets)  # sees each exchange's end
     app.add_middleware(ModelNameMasking)  # inside AccountMiddleware: reads the account it decided
     app.add_middleware(
         AccountMiddleware,
@@ -135,6 +146,7 @@ def install(app: FastAPI) -> FastAPI:
     install_error_handlers(app)
     app.include_router(get_status_router())
     app.include_router(get_accounts_router())
+    app.include_router(get_budgets_router())
     app.include_router(get_identity_router())
     app.include_router(get_sso_config_router())
     app.include_router(get_invitations_router())

@@ -8,6 +8,8 @@ from extensions.egress.deployments import check_deployment_address
 from extensions.litellm import custom_logger_class
 from extensions.models import guard
 from extensions.models.request_refs import check_request_references
+from extensions.runtime import runtime
+from extensions.tenancy.request.context import peek_principal
 
 __all__ = ["AtriumCallback", "atrium_callback"]
 
@@ -26,7 +28,12 @@ class AtriumCallback(custom_logger_class()):  # type: ignore[misc]
         self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: Any
     ) -> dict[str, Any]:
         check_request_references(data)  # no server-side references or callback settings in the body
-        return guard.pin_request(data)
+        pinned = guard.pin_request(data)
+        # Last: the worst case is priced on the account's own deployment, after every other refusal.
+        principal = peek_principal()
+        if runtime.budgets is not None and principal is not None and principal.account_id is not None:
+            await runtime.budgets.admit(principal.account_id, pinned)
+        return pinned
 
     async def async_filter_deployments(
         self,
@@ -47,6 +54,14 @@ class AtriumCallback(custom_logger_class()):  # type: ignore[misc]
         self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
         self.successes += 1
+        if runtime.budgets is not None:
+            await runtime.budgets.succeeded(kwargs)
+
+    async def async_post_call_failure_hook(
+        self, request_data: dict[str, Any], original_exception: Exception, user_api_key_dict: Any, **_: Any
+    ) -> None:
+        if runtime.budgets is not None:
+            await runtime.budgets.failed(request_data)
 
 
 atrium_callback = AtriumCallback()

@@ -18,6 +18,8 @@ class Runtime:
     bus: Any = None  # InvalidationBus
     resolver: Any = None  # TenantResolver
     accounts: Any = None  # AccountStore
+    budgets: Any = None  # BudgetAdmission
+    budget_settings: Any = None  # BudgetSettingsStore
 
     def require_pool(self, feature: str) -> Any:
         """The asyncpg pool, or a clear error naming the feature that needs it."""

@@ -42,6 +42,7 @@ from extensions.litellm._auth import (
     query_key_wins,
 )
 from extensions.litellm._base import Internal
+from extensions.litellm._budgets import budget_exceeded, response_cost, worst_case_cost
 from extensions.litellm._catalog import catalog_cost_map, runtime_cost_entry
 from extensions.litellm._contract import (
     CONTRACT,
@@ -175,6 +176,7 @@ __all__ = [
     "api_key_from_query",
     "assert_compatible",
     "billable_request",
+    "budget_exceeded",
     "catalog_cost_map",
     "compatibility_problems",
     "custom_logger_class",
@@ -210,6 +212,7 @@ __all__ = [
     "query_problem",
     "rendered_sql",
     "request_models",
+    "response_cost",
     "reviewed_statement",
     "route_dependants",
     "runtime_cost_entry",
@@ -222,5 +225,6 @@ __all__ = [
     "ui_session_key",
     "unknown_query_problem",
     "vector_store_registered",
+    "worst_case_cost",
     "wrap_prisma_db",
 ]

@@ -18,6 +18,7 @@ from extensions.errors import CompatibilityError
 from extensions.litellm import (
     _app,
     _auth,
+    _budgets,
     _catalog,
     _gateway,
     _lists,
@@ -71,6 +72,7 @@ INTERNALS: tuple[Internal, ...] = (
     *_users.INTERNALS,
     *_catalog.INTERNALS,
     *_gateway.INTERNALS,
+    *_budgets.INTERNALS,
 )
 
 

@@ -1,0 +1,6 @@
+"""Account budgets: what an account may spend per period, reserved at admission, settled at the end.
+
+``settings`` (the budget of an account), ``periods`` (which period a moment falls in),
+``ledger`` (the PostgreSQL ledger: reserve, settle, release, leases), ``admission`` (LiteLLM's
+callback side: worst case in, real cost out).
+"""

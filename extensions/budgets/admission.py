@@ -1,0 +1,210 @@
+"""Admission and settlement of account budgets, on LiteLLM's callback hooks.
+
+Before the provider call (LiteLLM's pre-call hook, after its own key/team/user reservations),
+the request's worst case (LiteLLM's estimate) is reserved in the account's ledger; a request
+whose worst case does not fit what is left is refused with LiteLLM's own budget error, before
+it reaches the provider. The reservation is settled to the cost LiteLLM logs (at stream end for
+streams, including a client that disconnects mid-stream, which LiteLLM bills for what the
+provider produced), released when the request fails, and released once the HTTP exchange is
+over if no callback claimed it (LiteLLM's ``BudgetReservationReleaseMiddleware`` rule).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any, Final, Protocol
+from urllib.parse import urlparse
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from extensions import litellm
+from extensions.budgets.ledger import Ledger, Reservation
+from extensions.budgets.settings import BudgetSettings, BudgetSettingsStore
+
+__all__ = ["BudgetAdmission", "ReservationScope", "SettledHook"]
+
+log = logging.getLogger("atrium.budgets")
+
+RENEW_EVERY_S: Final = 60.0
+MAX_HOLD_S: Final = 3600.0  # past this a reservation is left to its lease (the request is stuck)
+UNCLAIMED_GRACE_S: Final = 30.0  # LiteLLM logs success after the response; wait before releasing
+
+# The call ids whose reservations the current HTTP exchange made (set by ReservationScope).
+_EXCHANGE_CALLS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("atrium_budget_calls", default=None)
+
+
+class SettledHook(Protocol):
+    async def settled(
+        self,
+        *,
+        account_id: str,
+        period_start: datetime,
+        period_end: datetime,
+        spend: float,
+        max_budget: float,
+        thresholds: tuple[float, ...],
+    ) -> None: ...
+
+
+def _route(data: Mapping[str, Any]) -> str:
+    request = data.get("proxy_server_request")
+    url = request.get("url") if isinstance(request, Mapping) else None
+    return urlparse(str(url)).path if url else "/chat/completions"
+
+
+def _money(value: float) -> str:
+    return f"{value:.10f}".rstrip("0").rstrip(".") or "0"
+
+
+class _Held:
+    __slots__ = ("reservation", "settings", "since")
+
+    def __init__(self, reservation: Reservation, settings: BudgetSettings) -> None:
+        self.reservation = reservation
+        self.settings = settings
+        self.since = time.monotonic()
+
+
+class BudgetAdmission:
+    """One worker's side of the account ledger: what it reserved and has not settled yet."""
+
+    def __init__(self, store: BudgetSettingsStore, ledger: Ledger, hook: SettledHook | None = None) -> None:
+        self.store = store
+        self.ledger = ledger
+        self.hook = hook
+        self._held: dict[str, _Held] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def admit(self, account_id: str, data: dict[str, Any]) -> None:
+        """Reserve the request's worst case for ``account_id``, or raise LiteLLM's budget error."""
+        settings = await self.store.get(account_id)
+        if settings is None or settings.max_budget is None:
+            return
+        call_id = data.get("litellm_call_id")
+        if not isinstance(call_id, str):
+            return
+        estimate = await litellm.worst_case_cost(data, _route(data))
+        # An unpriced request reserves nothing but is still refused once the budget is spent.
+        amount = max(estimate or 0.0, 0.0)
+        period = settings.period()
+        limit = settings.hard_limit if settings.enforced else None
+        reservation = await self.ledger.reserve(account_id, period, amount, limit)
+        if reservation is None:
+            raise await self._refusal(settings, amount)
+        self._held[call_id] = _Held(reservation, settings)
+        calls = _EXCHANGE_CALLS.get()
+        if calls is not None:
+            calls.append(call_id)
+
+    async def _refusal(self, settings: BudgetSettings, amount: float) -> Exception:
+        period = settings.period()
+        state = await self.ledger.state(settings.account_id, period)
+        current = state.spend + state.reserved
+        max_budget = settings.max_budget or 0.0
+        resets = f" Resets at {period.end.isoformat()}." if period.resets else " The budget does not reset."
+        message = (
+            "Budget has been exceeded! "
+            f"Account={settings.account_id} "
+            f"Current cost: {_money(current)}, Estimated request cost: {_money(amount)}, "
+            f"Max budget: {_money(max_budget)}"
+        )
+        if settings.hard_limit != max_budget:
+            message += f" (hard limit with overage: {_money(settings.hard_limit or 0.0)})"
+        message += "." + resets
+        return litellm.budget_exceeded(
+            message, current_cost=current, max_budget=max_budget, entity_id=settings.account_id
+        )
+
+    async def succeeded(self, kwargs: Mapping[str, Any]) -> None:
+        """Settle the call's reservation to the cost LiteLLM logged for it."""
+        held = self._held.pop(str(kwargs.get("litellm_call_id")), None)
+        if held is None:
+            return
+        cost = litellm.response_cost(kwargs) or 0.0
+        spend = await self.ledger.settle(held.reservation, cost)
+        settings = held.settings
+        if spend is not None and self.hook is not None and settings.max_budget:
+            period = held.reservation.period
+            try:
+                await self.hook.settled(
+                    account_id=settings.account_id,
+                    period_start=period.start,
+                    period_end=period.end,
+                    spend=spend,
+                    max_budget=settings.max_budget,
+                    thresholds=settings.thresholds,
+                )
+            except Exception:
+                log.exception("budget alert check failed", extra={"account_id": settings.account_id})
+
+    async def failed(self, data: Mapping[str, Any]) -> None:
+        """Release the call's reservation: the request failed, nothing was produced to charge."""
+        held = self._held.pop(str(data.get("litellm_call_id")), None)
+        if held is not None:
+            await self.ledger.release(held.reservation)
+
+    async def exchange_ended(self, call_ids: list[str]) -> None:
+        """After an HTTP exchange: release what no success or failure callback claimed in time."""
+        await asyncio.sleep(UNCLAIMED_GRACE_S)
+        for call_id in call_ids:
+            held = self._held.pop(call_id, None)
+            if held is not None:
+                await self.ledger.release(held.reservation)
+
+    # -- leases ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._leases(), name="atrium-budget-leases")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _leases(self) -> None:
+        while True:
+            await asyncio.sleep(RENEW_EVERY_S)
+            try:
+                now = time.monotonic()
+                for call_id, held in list(self._held.items()):
+                    if now - held.since > MAX_HOLD_S:
+                        self._held.pop(call_id, None)
+                await self.ledger.renew([held.reservation.id for held in self._held.values()])
+                await self.ledger.sweep()
+            except Exception:
+                log.warning("budget leases not renewed; retrying next interval", exc_info=True)
+
+
+class ReservationScope:
+    """ASGI middleware: one list of reserved call ids per HTTP exchange, handed on when it ends."""
+
+    def __init__(self, app: ASGIApp, admission: Callable[[], BudgetAdmission | None]) -> None:
+        self.app = app
+        self.admission = admission
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        calls: list[str] = []
+        token = _EXCHANGE_CALLS.set(calls)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _EXCHANGE_CALLS.reset(token)
+            admission = self.admission()
+            if calls and admission is not None:
+                self._spawn(admission.exchange_ended(calls))
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
