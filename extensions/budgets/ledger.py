@@ -23,6 +23,7 @@ from extensions.budgets.periods import Period
 
 __all__ = ["LEASE_S", "Ledger", "PeriodState", "Reservation"]
 
+# Sums of floats leave residues (1e-15) where nothing is held any more: reserved is rounded to 1e-10 USD.
 LEASE_S: Final = 300.0  # renewed every minute while the request runs
 
 # A period opens with what the account already spent in it (LiteLLM's spend logs), so a budget
@@ -50,7 +51,7 @@ WITH taken AS (
     DELETE FROM "Atrium_BudgetReservation" WHERE id = $1 RETURNING account_id, period_start, amount
 )
 UPDATE "Atrium_BudgetPeriod" AS p
-SET reserved = GREATEST(p.reserved - taken.amount, 0), spend = p.spend + $2,
+SET reserved = GREATEST(round((p.reserved - taken.amount)::numeric, 10)::float8, 0), spend = p.spend + $2,
     requests = p.requests + CASE WHEN $2 > 0 THEN 1 ELSE 0 END, updated_at = now()
 FROM taken WHERE p.account_id = taken.account_id AND p.period_start = taken.period_start
 RETURNING p.spend
@@ -72,7 +73,8 @@ WITH gone AS (
 ), per_period AS (
     SELECT account_id, period_start, sum(amount) AS amount FROM gone GROUP BY account_id, period_start
 )
-UPDATE "Atrium_BudgetPeriod" AS p SET reserved = GREATEST(p.reserved - per_period.amount, 0), updated_at = now()
+UPDATE "Atrium_BudgetPeriod" AS p
+SET reserved = GREATEST(round((p.reserved - per_period.amount)::numeric, 10)::float8, 0), updated_at = now()
 FROM per_period WHERE p.account_id = per_period.account_id AND p.period_start = per_period.period_start
 RETURNING p.account_id
 """
@@ -82,7 +84,8 @@ SELECT spend, reserved, requests FROM "Atrium_BudgetPeriod" WHERE account_id = $
 
 
 def _naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None)
+    """UTC without zone, at the columns' millisecond precision (a period is found by its start)."""
+    return value.astimezone(UTC).replace(tzinfo=None, microsecond=value.microsecond // 1000 * 1000)
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def _naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None)
+    return value.astimezone(UTC).replace(tzinfo=None, microsecond=value.microsecond // 1000 * 1000)
 
 
 def _from_row(row: asyncpg.Record) -> BudgetSettings:

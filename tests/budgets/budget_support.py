@@ -12,6 +12,7 @@ import httpx
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.tenants import AccountWorld, build_account
 
+
 def run_sql(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
     async def go() -> list[asyncpg.Record]:
         conn = await asyncpg.connect(dsn)

@@ -97,7 +97,9 @@ def test_refusal_is_litellms_budget_error_and_charges_nothing(proxy: ProxyProces
     assert litellm_refusal.status_code >= 400
     # A budget smaller than one request's worst case: LiteLLM would admit it, Atrium refuses.
     set_budget(proxy, a.account_id, max_budget=0.0000001)
-    before = run_sql(database_url, 'SELECT count(*) AS n FROM "LiteLLM_SpendLogs" WHERE account_id = $1', a.account_id)
+    spent = 'SELECT coalesce(sum(spend), 0) AS s FROM "LiteLLM_SpendLogs" WHERE account_id = $1'
+    time.sleep(2.5)  # spend logs are written every second (proxy_batch_write_at)
+    before = run_sql(database_url, spent, a.account_id)[0]["s"]
     ours = _chat(proxy, a.member_key)
     assert ours.status_code == litellm_refusal.status_code, ours.text
     error, reference = ours.json()["error"], litellm_refusal.json()["error"]
@@ -110,9 +112,8 @@ def test_refusal_is_litellms_budget_error_and_charges_nothing(proxy: ProxyProces
             model="gpt-fake", messages=[{"role": "user", "content": "hi"}], max_tokens=5
         )
     assert raised.value.status_code == ours.status_code
-    time.sleep(2.5)  # spend logs are written every second (proxy_batch_write_at)
-    after = run_sql(database_url, 'SELECT count(*) AS n FROM "LiteLLM_SpendLogs" WHERE account_id = $1', a.account_id)
-    assert after[0]["n"] == before[0]["n"]
+    time.sleep(2.5)
+    assert run_sql(database_url, spent, a.account_id)[0]["s"] == before  # refusals are logged at $0
     assert _period(proxy, a.admin_key)["reserved"] == 0
 
 
@@ -144,7 +145,8 @@ def test_overage_and_alert_only(proxy: ProxyProcess) -> None:
 
 def test_settled_spend_agrees_with_litellms_spend_logs(proxy: ProxyProcess, database_url: str) -> None:
     a = fresh_account(proxy)
-    set_budget(proxy, a.account_id, max_budget=10)
+    # Without max_tokens the worst case bounds output by the model's maximum (16384 tokens: $32.77).
+    set_budget(proxy, a.account_id, max_budget=100)
     start = _period(proxy, a.admin_key)
     client = openai.OpenAI(api_key=a.member_key, base_url=f"{proxy.base_url}/v1", max_retries=0)
     for i in range(3):
@@ -181,3 +183,44 @@ def test_a_period_reset_restores_admission(proxy: ProxyProcess) -> None:
     while _chat(proxy, a.member_key).status_code != 200:
         assert time.monotonic() < deadline, "the next period never admitted a request"
         time.sleep(0.5)
+
+
+def test_a_client_leaving_mid_stream_is_charged_what_the_provider_produced(
+    proxy: ProxyProcess, database_url: str
+) -> None:
+    a = fresh_account(proxy)
+    set_budget(proxy, a.account_id, max_budget=100)
+    words = " ".join(f"w{i}" for i in range(40))
+    body = {
+        "model": "gpt-fake",
+        "messages": [{"role": "user", "content": f"DRIP 0.2 {words}"}],
+        "max_tokens": 500,
+        "stream": True,
+    }
+    headers = {"Authorization": f"Bearer {a.member_key}"}
+    with (
+        httpx.Client(timeout=60) as client,
+        client.stream("POST", f"{proxy.base_url}/v1/chat/completions", json=body, headers=headers) as response,
+    ):
+        seen = 0
+        for line in response.iter_lines():
+            seen += line.startswith("data:")
+            if seen >= 5:
+                break  # the client leaves; the upstream had 40 more words to send
+    period = _settled(proxy, a.admin_key)
+    assert period["reserved"] == 0
+    worst_case = 500 * 0.002
+    assert 0 < period["spend"] < worst_case
+    deadline = time.monotonic() + 30
+    while True:
+        rows = run_sql(
+            database_url,
+            'SELECT spend, completion_tokens FROM "LiteLLM_SpendLogs" WHERE account_id = $1 AND spend > $2',
+            a.account_id,
+            ONE_REQUEST,
+        )
+        if rows or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert len(rows) == 1 and rows[0]["completion_tokens"] < 40
+    assert rows[0]["spend"] == pytest.approx(period["spend"])

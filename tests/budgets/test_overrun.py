@@ -1,0 +1,124 @@
+"""The overrun test: one account budget, 2 replicas x 2 workers, 200 concurrent requests from 50 keys
+in 5 teams. Settled spend never passes the budget, every refusal is LiteLLM's budget error naming
+the account, and the ledger, LiteLLM's spend logs and the key and team rows agree to the cent."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from budget_support import fresh_account, run_sql, set_budget
+from tests_support_config import gateway_config
+
+from extensions.testing.budget_load import fire
+from extensions.testing.fake_upstream import FakeUpstream
+from extensions.testing.proxy_process import ProxyProcess
+from extensions.testing.tenants import AccountWorld
+
+BUDGET = 1.00
+TEAMS, KEYS_PER_TEAM, REQUESTS = 5, 10, 200
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    workdir: Path, database_url: str, redis_url: str, upstream: FakeUpstream, master_key: str
+) -> Iterator[list[ProxyProcess]]:
+    """Two more replicas of two workers each, on the session database and Redis."""
+    servers = [
+        ProxyProcess(
+            workdir,
+            database_url=database_url,
+            redis_url=redis_url,
+            master_key=master_key,
+            config=gateway_config(upstream),
+            workers=2,
+        )
+        for _ in range(2)
+    ]
+    try:
+        for server in servers:
+            server.start()
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def _keys(replica: ProxyProcess, account: AccountWorld) -> tuple[list[str], list[str], list[str]]:
+    admin = httpx.Client(
+        base_url=replica.base_url, headers={"Authorization": f"Bearer {account.admin_key}"}, timeout=60
+    )
+    teams, keys, tokens = [], [], []
+    for t in range(TEAMS):
+        team = admin.post("/team/new", json={"team_alias": f"{account.slug}-load-{t}", "models": ["gpt-fake"]})
+        assert team.status_code == 200, team.text
+        teams.append(team.json()["team_id"])
+        for _ in range(KEYS_PER_TEAM):
+            key = admin.post("/key/generate", json={"team_id": teams[-1], "models": ["gpt-fake"]})
+            assert key.status_code == 200, key.text
+            keys.append(key.json()["key"])
+            tokens.append(key.json()["token"])
+    return teams, keys, tokens
+
+
+def test_an_account_budget_is_never_overrun(replicas: list[ProxyProcess], database_url: str) -> None:
+    account = fresh_account(replicas[0])
+    teams, keys, tokens = _keys(replicas[0], account)
+    set_budget(replicas[0], account.account_id, max_budget=BUDGET)
+
+    result = asyncio.run(fire([r.base_url for r in replicas], keys, REQUESTS))
+
+    assert result.served > 0 and result.refused, (result.served, len(result.refused))
+    for answer in result.refused:
+        assert answer.status == 422, answer.body
+        error = answer.body["error"]
+        assert error["type"] == "budget_exceeded", error
+        assert f"Account={account.account_id}" in error["message"] and "Max budget: 1" in error["message"]
+
+    admin = {"Authorization": f"Bearer {account.admin_key}"}
+    deadline = time.monotonic() + 60
+    while True:
+        period = httpx.get(f"{replicas[1].base_url}/account/budget", headers=admin).json()["period"]
+        if period["reserved"] == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert period["reserved"] == 0
+    assert period["spend"] <= BUDGET
+    assert period["requests"] == result.served
+
+    # LiteLLM's own books, once its batch writers have run: spend logs, keys and teams.
+    def books() -> tuple[float, float, float]:
+        logs = run_sql(
+            database_url,
+            'SELECT coalesce(sum(spend), 0) AS s FROM "LiteLLM_SpendLogs" WHERE api_key = ANY($1::text[])',
+            tokens,
+        )[0]["s"]
+        key_rows = run_sql(
+            database_url,
+            'SELECT coalesce(sum(spend), 0) AS s FROM "LiteLLM_VerificationToken" WHERE token = ANY($1::text[])',
+            tokens,
+        )[0]["s"]
+        team_rows = run_sql(
+            database_url,
+            'SELECT coalesce(sum(spend), 0) AS s FROM "LiteLLM_TeamTable" WHERE team_id = ANY($1::text[])',
+            teams,
+        )[0]["s"]
+        return float(logs), float(key_rows), float(team_rows)
+
+    deadline = time.monotonic() + 90
+    while True:
+        logs, key_rows, team_rows = books()
+        if all(round(v, 2) == round(period["spend"], 2) for v in (logs, key_rows, team_rows)):
+            break
+        assert time.monotonic() < deadline, (period["spend"], logs, key_rows, team_rows)
+        time.sleep(1)
+    print(
+        f"\noverrun test: served {result.served}, refused {len(result.refused)}, settled ${period['spend']:.4f} "
+        f"of ${BUDGET:.2f}; spend logs ${logs:.4f}, keys ${key_rows:.4f}, teams ${team_rows:.4f}"
+    )
