@@ -75,6 +75,13 @@ GATEWAY_COUNTS = GatewayCounts()
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 
+async def _on_invalidate(message: dict[str, Any]) -> None:
+    """Every worker's caches of account state hear every change (suspension, budget, ...)."""
+    await runtime.resolver.on_invalidate(message)
+    if runtime.budget_settings is not None:
+        runtime.budget_settings.on_invalidate(message)
+
+
 async def _start() -> None:
     dsn = os.environ.get("DATABASE_URL")
     runtime.resolver = TenantResolver(None)
@@ -82,10 +89,10 @@ async def _start() -> None:
         runtime.pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10)
         runtime.bus = make_bus(dsn, runtime.pool, os.environ.get("REDIS_URL"))
         runtime.resolver = TenantResolver(runtime.pool)
-        await runtime.bus.start(runtime.resolver.on_invalidate)
+        runtime.budget_settings = BudgetSettingsStore(runtime.pool, runtime.bus)
+        await runtime.bus.start(_on_invalidate)
         runtime.accounts = AccountStore(runtime.pool, runtime.bus)
         GATEWAY_COUNTS.start(runtime.pool)
-        runtime.budget_settings = BudgetSettingsStore(runtime.pool)
         runtime.budgets = BudgetAdmission(runtime.budget_settings, Ledger(runtime.pool))
         runtime.budgets.start()
     runtime.prisma_wrapped = litellm.wrap_prisma_db(ScopedPrisma)

@@ -1,7 +1,8 @@
 """An account's budget settings (``Atrium_AccountBudget``), read through a short per-worker cache.
 
-The super admin sets them; every worker re-reads an account's row at most once per
-``CACHE_TTL_S``, so a change applies on every replica within that time without a message bus.
+The super admin sets them; a change is published on the invalidation bus (as a change of the
+account), so every worker and replica drops its copy at once; the cache also expires after
+``CACHE_TTL_S``, which bounds staleness when a message is lost.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Final, Literal
 import asyncpg
 
 from extensions.budgets.periods import Period, period_at
+from extensions.tenancy.accounts.invalidation import InvalidationBus
 
 __all__ = ["CACHE_TTL_S", "DEFAULT_THRESHOLDS", "BudgetSettings", "BudgetSettingsStore", "Mode"]
 
@@ -107,10 +109,17 @@ RETURNING *
 
 
 class BudgetSettingsStore:
-    def __init__(self, pool: asyncpg.Pool, ttl: float = CACHE_TTL_S) -> None:
+    def __init__(self, pool: asyncpg.Pool, bus: InvalidationBus | None = None, ttl: float = CACHE_TTL_S) -> None:
         self.pool = pool
+        self.bus = bus
         self.ttl = ttl
         self._cache: dict[str, tuple[float, BudgetSettings | None]] = {}
+
+    def on_invalidate(self, message: dict[str, Any]) -> None:
+        if message.get("kind") == "account" and isinstance(message.get("id"), str):
+            self._cache.pop(message["id"], None)
+        elif message.get("kind") != "key":
+            self._cache.clear()
 
     async def get(self, account_id: str) -> BudgetSettings | None:
         """The account's settings (None: no budget), at most ``ttl`` seconds old."""
@@ -140,6 +149,8 @@ class BudgetSettingsStore:
         )
         stored = _from_row(row)
         self._cache[settings.account_id] = (time.monotonic(), stored)
+        if self.bus is not None:
+            await self.bus.publish({"kind": "account", "id": settings.account_id})
         return stored
 
 

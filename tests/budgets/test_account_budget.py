@@ -7,6 +7,7 @@ upstream answers 7 prompt + 5 completion tokens, so one answered request costs $
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -96,10 +97,9 @@ def test_refusal_is_litellms_budget_error_and_charges_nothing(proxy: ProxyProces
     litellm_refusal = _chat(proxy, poor.json()["key"])
     assert litellm_refusal.status_code >= 400
     # A budget smaller than one request's worst case: LiteLLM would admit it, Atrium refuses.
-    set_budget(proxy, a.account_id, max_budget=0.0000001)
-    spent = 'SELECT coalesce(sum(spend), 0) AS s FROM "LiteLLM_SpendLogs" WHERE account_id = $1'
-    time.sleep(2.5)  # spend logs are written every second (proxy_batch_write_at)
-    before = run_sql(database_url, spent, a.account_id)[0]["s"]
+    anchor = set_budget(proxy, a.account_id, max_budget=0.0000001)["budget"]["anchor"]
+    since = datetime.fromisoformat(anchor).astimezone(UTC).replace(tzinfo=None)
+    spent = 'SELECT coalesce(sum(spend), 0) AS s FROM "LiteLLM_SpendLogs" WHERE account_id = $1 AND "startTime" >= $2'
     ours = _chat(proxy, a.member_key)
     assert ours.status_code == litellm_refusal.status_code, ours.text
     error, reference = ours.json()["error"], litellm_refusal.json()["error"]
@@ -112,8 +112,8 @@ def test_refusal_is_litellms_budget_error_and_charges_nothing(proxy: ProxyProces
             model="gpt-fake", messages=[{"role": "user", "content": "hi"}], max_tokens=5
         )
     assert raised.value.status_code == ours.status_code
-    time.sleep(2.5)
-    assert run_sql(database_url, spent, a.account_id)[0]["s"] == before  # refusals are logged at $0
+    time.sleep(3)  # spend logs are written every second (proxy_batch_write_at)
+    assert run_sql(database_url, spent, a.account_id, since)[0]["s"] == 0  # refusals are logged at $0
     assert _period(proxy, a.admin_key)["reserved"] == 0
 
 
@@ -146,7 +146,7 @@ def test_overage_and_alert_only(proxy: ProxyProcess) -> None:
 def test_settled_spend_agrees_with_litellms_spend_logs(proxy: ProxyProcess, database_url: str) -> None:
     a = fresh_account(proxy)
     # Without max_tokens the worst case bounds output by the model's maximum (16384 tokens: $32.77).
-    set_budget(proxy, a.account_id, max_budget=100)
+    anchor = set_budget(proxy, a.account_id, max_budget=100)["budget"]["anchor"]
     start = _period(proxy, a.admin_key)
     client = openai.OpenAI(api_key=a.member_key, base_url=f"{proxy.base_url}/v1", max_retries=0)
     for i in range(3):
@@ -162,8 +162,9 @@ def test_settled_spend_agrees_with_litellms_spend_logs(proxy: ProxyProcess, data
     while True:  # LiteLLM writes its spend logs in batches
         logged = run_sql(
             database_url,
-            'SELECT coalesce(sum(spend), 0) AS s FROM "LiteLLM_SpendLogs" WHERE account_id = $1',
+            'SELECT coalesce(sum(spend), 0) AS s FROM "LiteLLM_SpendLogs" WHERE account_id = $1 AND "startTime" >= $2',
             a.account_id,
+            datetime.fromisoformat(anchor).astimezone(UTC).replace(tzinfo=None),
         )[0]["s"]
         if logged == pytest.approx(period["spend"], abs=0.005) or time.monotonic() > deadline:
             break

@@ -74,6 +74,7 @@ EXCEPTIONS: list[Rule] = [
         {403},
         "Atrium: account admins only (sign-in, invitations, credentials)",
     ),
+    rule("own", r"GET /account/budget", MEMBERS, {403}, "Atrium: the account's admins and viewers read its budget"),
     rule(
         "own",
         r"GET /(team/list|v2/team/list|tag/list)",
