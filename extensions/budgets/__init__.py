@@ -1,0 +1,1 @@
+"""Account budgets: settings, periods, the spend ledger, and threshold alerts."""
