@@ -25,6 +25,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "egress": BASE | {"tenancy", "models"},
     "auth": BASE | {"tenancy", "egress"},
     "observability": BASE | {"tenancy"},
+    "budgets": BASE | {"tenancy", "egress", "auth"},
 }
 LOWER_LAYERS = tuple(ALLOWED)
 
