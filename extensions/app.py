@@ -20,11 +20,13 @@ from starlette.types import Scope
 
 from extensions import litellm
 from extensions.auth.onboarding import Onboarding
+from extensions.budgets.alerts import BudgetAlerts
 from extensions.logs import configure_logging
 from extensions.models.masking import ModelNameMasking
 from extensions.models.provider_objects import ProviderObjects
 from extensions.observability.gateway_counts import GatewayCounts
 from extensions.routes.accounts import get_accounts_router
+from extensions.routes.budget_alerts import get_budget_alerts_router
 from extensions.routes.errors import install_error_handlers
 from extensions.routes.identity import get_identity_router
 from extensions.routes.invitations import get_invitations_router
@@ -81,6 +83,8 @@ async def _start() -> None:
         await runtime.bus.start(runtime.resolver.on_invalidate)
         runtime.accounts = AccountStore(runtime.pool, runtime.bus)
         GATEWAY_COUNTS.start(runtime.pool)
+        runtime.budget_alerts = BudgetAlerts(runtime.pool)
+        runtime.budget_alerts.start()
     runtime.prisma_wrapped = litellm.wrap_prisma_db(ScopedPrisma)
     runtime.started = True
     log.info("atrium started", extra={"pid": os.getpid(), "prisma_wrapped": runtime.prisma_wrapped})
@@ -90,6 +94,9 @@ async def _stop() -> None:
     if runtime.bus is not None:
         await runtime.bus.stop()
         runtime.bus = None
+    if runtime.budget_alerts is not None:
+        await runtime.budget_alerts.stop()
+        runtime.budget_alerts = None
     if runtime.pool is not None:
         await GATEWAY_COUNTS.stop(runtime.pool)
         await runtime.pool.close()
@@ -138,6 +145,7 @@ def install(app: FastAPI) -> FastAPI:
     app.include_router(get_identity_router())
     app.include_router(get_sso_config_router())
     app.include_router(get_invitations_router())
+    app.include_router(get_budget_alerts_router())
     app.router.lifespan_context = _wrap_lifespan(app.router.lifespan_context)
     app.state.atrium_installed = True
     return app

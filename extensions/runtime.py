@@ -18,6 +18,7 @@ class Runtime:
     bus: Any = None  # InvalidationBus
     resolver: Any = None  # TenantResolver
     accounts: Any = None  # AccountStore
+    budget_alerts: Any = None  # BudgetAlerts: the ledger calls settled(), its loop sends
 
     def require_pool(self, feature: str) -> Any:
         """The asyncpg pool, or a clear error naming the feature that needs it."""

@@ -24,6 +24,7 @@ from extensions.tenancy.policy.config_values import check_references
 
 __all__ = [
     "EMAILS_MAX",
+    "EMAIL_MAX",
     "SECRET_MAX",
     "SECRET_MIN",
     "URL_MAX",
