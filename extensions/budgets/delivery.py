@@ -23,7 +23,7 @@ import aiosmtplib
 import httpx
 
 from extensions.auth.mailer import smtp_settings
-from extensions.budgets.alert_config import AlertConfigStore
+from extensions.budgets.alert_config import AlertConfig, AlertConfigStore
 from extensions.egress.transport import guarded_transport
 from extensions.errors import AtriumError
 
@@ -80,8 +80,12 @@ class Sender:
 
     async def send(self, delivery: Delivery) -> Attempt:
         try:
+            config = await self._configs.get(delivery.account_id)
+            if config is None or not config.enabled:
+                # Turned off (or removed) after the alert fired: pending retries stop too.
+                return Attempt(False, error="the account's budget alerts were turned off", final=True)
             if delivery.channel == "webhook":
-                return await self._webhook(delivery)
+                return await self._webhook(delivery, config)
             return await self._email(delivery)
         except AtriumError as exc:  # egress refused, no SMTP server, unreadable secret
             return Attempt(False, error=f"{exc.code}: {exc.message}"[:ERROR_MAX])
@@ -98,9 +102,8 @@ class Sender:
             )
         return self._http
 
-    async def _webhook(self, delivery: Delivery) -> Attempt:
-        config = await self._configs.get(delivery.account_id)
-        if config is None or not config.webhook_secret_enc:
+    async def _webhook(self, delivery: Delivery, config: AlertConfig) -> Attempt:
+        if not config.webhook_secret_enc:
             return Attempt(False, error="the account's alert webhook was removed", final=True)
         now = self._clock()
         body = json.dumps({**delivery.payload, "sent_at": now.isoformat()}, separators=(",", ":")).encode()

@@ -281,3 +281,29 @@ async def test_the_webhook_address_is_checked_when_written_and_when_sent(
     [row] = await finished(pool, account, expected=1)
     await alerts.stop()
     assert row["status"] == "failed" and row["last_error"].startswith("egress_refused")
+
+
+async def test_turning_alerts_off_stops_pending_deliveries(replicas: tuple[asyncpg.Pool, asyncpg.Pool]) -> None:
+    pool, _ = replicas
+    receiver = WebhookReceiver(SECRET).start()
+    try:
+        account = await new_account(pool)
+        store = AlertConfigStore(pool)
+        await store.put(
+            account, webhook_url=receiver.url, webhook_secret=SECRET, emails=[], enabled=True, updated_by=None
+        )
+        alerts = BudgetAlerts(pool, retry=FAST, poll_s=0.05)
+        await settle(alerts, account, 55.0, NOVEMBER)
+        await store.put(
+            account, webhook_url=receiver.url, webhook_secret=None, emails=[], enabled=False, updated_by=None
+        )
+        await settle(alerts, account, 90.0, NOVEMBER)  # 80 % fires (history) but has no deliveries
+        alerts.start()
+        [row] = await finished(pool, account, expected=1)
+        await alerts.stop()
+    finally:
+        receiver.stop()
+    assert (row["status"], row["last_error"]) == ("failed", "the account's budget alerts were turned off")
+    assert receiver.received == []
+    history = await alert_history(pool, account)
+    assert [(h["threshold"], len(h["deliveries"])) for h in history] == [(80.0, 0), (50.0, 1)]
