@@ -21,6 +21,7 @@ from starlette.types import Scope
 from extensions import litellm
 from extensions.auth.onboarding import Onboarding
 from extensions.budgets.admission import BudgetAdmission, ReservationScope
+from extensions.budgets.alerts import BudgetAlerts
 from extensions.budgets.ledger import Ledger
 from extensions.budgets.settings import BudgetSettingsStore
 from extensions.logs import configure_logging
@@ -28,6 +29,7 @@ from extensions.models.masking import ModelNameMasking
 from extensions.models.provider_objects import ProviderObjects
 from extensions.observability.gateway_counts import GatewayCounts
 from extensions.routes.accounts import get_accounts_router
+from extensions.routes.budget_alerts import get_budget_alerts_router
 from extensions.routes.budgets import get_budgets_router
 from extensions.routes.errors import install_error_handlers
 from extensions.routes.identity import get_identity_router
@@ -93,7 +95,9 @@ async def _start() -> None:
         await runtime.bus.start(_on_invalidate)
         runtime.accounts = AccountStore(runtime.pool, runtime.bus)
         GATEWAY_COUNTS.start(runtime.pool)
-        runtime.budgets = BudgetAdmission(runtime.budget_settings, Ledger(runtime.pool))
+        runtime.budget_alerts = BudgetAlerts(runtime.pool)
+        runtime.budget_alerts.start()
+        runtime.budgets = BudgetAdmission(runtime.budget_settings, Ledger(runtime.pool), runtime.budget_alerts)
         runtime.budgets.start()
     runtime.prisma_wrapped = litellm.wrap_prisma_db(ScopedPrisma)
     runtime.started = True
@@ -107,6 +111,9 @@ async def _stop() -> None:
     if runtime.budgets is not None:
         await runtime.budgets.stop()
         runtime.budgets = None
+    if runtime.budget_alerts is not None:
+        await runtime.budget_alerts.stop()
+        runtime.budget_alerts = None
     if runtime.pool is not None:
         await GATEWAY_COUNTS.stop(runtime.pool)
         await runtime.pool.close()
@@ -157,6 +164,7 @@ def install(app: FastAPI) -> FastAPI:
     app.include_router(get_identity_router())
     app.include_router(get_sso_config_router())
     app.include_router(get_invitations_router())
+    app.include_router(get_budget_alerts_router())
     app.router.lifespan_context = _wrap_lifespan(app.router.lifespan_context)
     app.state.atrium_installed = True
     return app

@@ -20,6 +20,7 @@ class Runtime:
     accounts: Any = None  # AccountStore
     budgets: Any = None  # BudgetAdmission
     budget_settings: Any = None  # BudgetSettingsStore
+    budget_alerts: Any = None  # BudgetAlerts: the ledger calls settled(), its loop sends
 
     def require_pool(self, feature: str) -> Any:
         """The asyncpg pool, or a clear error naming the feature that needs it."""

@@ -95,7 +95,6 @@ def build_app(state: _State) -> FastAPI:
         cid = f"chatcmpl-{uuid.uuid4().hex[:12]}"
         usage = {"prompt_tokens": 7, "completion_tokens": 5, "total_tokens": 12}
         if body.get("stream"):
-
             # "DRIP <seconds> ...": a pause before each chunk, so a client can leave mid-stream.
             text = _last_user_text(body).strip()
             drip = float(text.split()[1]) if text.startswith("DRIP ") else 0.0
