@@ -256,9 +256,12 @@ def _new_account(root: httpx.Client, slug: str) -> str:
     return account_id
 
 
-def generate_keys(proxy: ProxyProcess, workload: Workload, *, atrium: bool) -> tuple[tuple[str, str], ...]:
+def generate_keys(
+    proxy: ProxyProcess, workload: Workload, *, atrium: bool, budgets: bool = False
+) -> tuple[tuple[str, str], ...]:
     """(key, model) targets. On Atrium keys belong to accounts; with --accounts each account
-    first adds its own models, under public names shared by every account."""
+    first adds its own models, under public names shared by every account. With --budgets each
+    account gets a budget it never reaches, so every request is reserved and settled."""
     targets: list[list[tuple[str, str]]] = []
     headers = {"Authorization": f"Bearer {MASTER_KEY}"}
     with httpx.Client(base_url=proxy.base_url, headers=headers, timeout=60) as root:
@@ -267,6 +270,9 @@ def generate_keys(proxy: ProxyProcess, workload: Workload, *, atrium: bool) -> t
             names = models
             if atrium and (workload.per_account or a == 0):
                 acting["X-Atrium-Account"] = _new_account(root, f"bench-{os.getpid()}-{a}")
+                if budgets:
+                    budget = {"account_id": acting["X-Atrium-Account"], "max_budget": 1_000_000}
+                    _ok(root.post("/account/budget", json={**budget, "budget_duration": "calendar_month"}))
             if atrium and workload.per_account:
                 names = [f"m{m:02d}" for m in range(len(models))]
                 for public, internal in zip(names, models, strict=True):
@@ -438,7 +444,10 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         wait_until_idle([proxy_pid(proxy.port) for proxy in proxies.values()])
         print(f"proxies idle {time.monotonic() - started:.0f} s after start", file=sys.stderr)
-        targets = {name: generate_keys(proxy, workload, atrium=name == "atrium") for name, proxy in proxies.items()}
+        targets = {
+            name: generate_keys(proxy, workload, atrium=name == "atrium", budgets=args.budgets)
+            for name, proxy in proxies.items()
+        }
         if workload.per_account:
             wait_until_served(proxies["atrium"], targets["atrium"], args.workers)
         stats = measure(proxies, targets, args)
@@ -493,6 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
         "database is created there, migrated and dropped at the end "
         f"(default: env DATABASE_URL, else {DEFAULT_SERVER_DSN})",
     )
+    add("--budgets", action="store_true", help="give each Atrium account a budget (never reached)")
     add("--json", metavar="PATH", help="also write the results as JSON to PATH")
     return parser
 

@@ -1,6 +1,8 @@
 """The overrun test: one account budget, 2 replicas x 2 workers, 200 concurrent requests from 50 keys
 in 5 teams. Settled spend never passes the budget, every refusal is LiteLLM's budget error naming
-the account, and the ledger, LiteLLM's spend logs and the key and team rows agree to the cent."""
+the account, the ledger, LiteLLM's spend logs and the key and team rows agree to the cent, and each
+threshold crossed is alerted exactly once across the replicas, by signed webhook (the receiver
+answers 500 twice first) and by mail."""
 
 from __future__ import annotations
 
@@ -17,9 +19,12 @@ from tests_support_config import gateway_config
 from extensions.testing.budget_load import fire
 from extensions.testing.fake_upstream import FakeUpstream
 from extensions.testing.proxy_process import ProxyProcess
+from extensions.testing.smtp import MailCatcher
 from extensions.testing.tenants import AccountWorld
+from extensions.testing.webhook import WebhookReceiver
 
 BUDGET = 1.00
+SECRET = "overrun-test-webhook-secret"
 TEAMS, KEYS_PER_TEAM, REQUESTS = 5, 10, 200
 
 pytestmark = pytest.mark.slow
@@ -81,10 +86,42 @@ async def warm(replicas: list[ProxyProcess], keys: list[str]) -> None:
         await asyncio.gather(*(models(r.base_url, k) for r in replicas for k in keys for _ in range(3)))
 
 
-def test_an_account_budget_is_never_overrun(replicas: list[ProxyProcess], database_url: str) -> None:
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    server = WebhookReceiver(SECRET, fail_first=2).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail() -> Iterator[MailCatcher]:
+    catcher = MailCatcher().start()
+    yield catcher
+    catcher.stop()
+
+
+def _alert_destinations(replica: ProxyProcess, account: AccountWorld, receiver: WebhookReceiver, mail: int) -> None:
+    root = {"Authorization": f"Bearer {replica.master_key}"}
+    smtp = {"smtp": {"host": "127.0.0.1", "port": mail}}
+    updated = httpx.post(
+        f"{replica.base_url}/account/update", json={"account_id": account.account_id, "settings": smtp}, headers=root
+    )
+    assert updated.status_code == 200, updated.text
+    configured = httpx.post(
+        f"{replica.base_url}/account/budget/alerts/config",
+        json={"webhook_url": receiver.url, "webhook_secret": SECRET, "emails": [f"finance@{account.slug}.example"]},
+        headers={"Authorization": f"Bearer {account.admin_key}"},
+    )
+    assert configured.status_code == 200, configured.text
+
+
+def test_an_account_budget_is_never_overrun(
+    replicas: list[ProxyProcess], database_url: str, receiver: WebhookReceiver, mail: MailCatcher
+) -> None:
     account = fresh_account(replicas[0])
     teams, keys, tokens = _keys(replicas[0], account)
     asyncio.run(warm(replicas, keys))
+    _alert_destinations(replicas[0], account, receiver, mail.port)
     set_budget(replicas[0], account.account_id, max_budget=BUDGET)
 
     result = asyncio.run(fire([r.base_url for r in replicas], keys, REQUESTS))
@@ -137,3 +174,16 @@ def test_an_account_budget_is_never_overrun(replicas: list[ProxyProcess], databa
         f"\noverrun test: served {result.served}, refused {len(result.refused)}, settled ${period['spend']:.4f} "
         f"of ${BUDGET:.2f}; spend logs ${logs:.4f}, keys ${key_rows:.4f}, teams ${team_rows:.4f}"
     )
+
+    # Alerts: the period's spend crossed 50 % and 80 % (not 95 %); each fired once, across 4 workers.
+    crossed = sorted(t for t in (50.0, 80.0, 95.0, 100.0) if period["spend"] >= BUDGET * t / 100)
+    deadline = time.monotonic() + 90
+    while len({r.headers["X-Atrium-Delivery"] for r in receiver.received if r.status == 200}) < len(crossed):
+        assert time.monotonic() < deadline, [r.json for r in receiver.received]
+        time.sleep(0.5)
+    time.sleep(3)  # a duplicate would arrive now
+    delivered = [r for r in receiver.received if r.status == 200]
+    assert sorted(r.json["threshold"] for r in delivered) == crossed
+    assert all(r.signature_ok for r in receiver.received)
+    assert len(receiver.received) == len(crossed) + 2  # the two 500s were retried
+    assert sorted(float(m["Subject"].split("%")[0].split()[-1]) for m in mail.messages) == crossed
