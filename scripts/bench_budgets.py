@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from extensions.testing.budget_load import fire
+from extensions.testing.budget_load import fire, warm_keys
 from extensions.testing.fake_upstream import free_port
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.services import create_migrated_database, drop_database
@@ -87,6 +87,7 @@ async def settled(dsn: str, tokens: list[str], seconds: float = 20.0) -> float:
 def vanilla_case(replicas: list[ProxyProcess], budget: float, requests: int) -> tuple[int, int, list[str]]:
     root = httpx.Client(base_url=replicas[0].base_url, headers={"Authorization": f"Bearer {MASTER_KEY}"}, timeout=60)
     key = _ok(root.post("/key/generate", json={"max_budget": budget, "models": ["gpt-fake"]}))
+    asyncio.run(warm_keys([r.base_url for r in replicas], [key["key"]]))
     result = asyncio.run(fire([r.base_url for r in replicas], [key["key"]], requests))
     return result.served, len(result.refused), [key["token"]]
 
@@ -103,6 +104,7 @@ def atrium_case(replicas: list[ProxyProcess], budget: float, requests: int, slug
             key = _ok(admin.post("/key/generate", json={"team_id": team["team_id"], "models": ["gpt-fake"]}))
             keys.append(key["key"])
             tokens.append(key["token"])
+    asyncio.run(warm_keys([r.base_url for r in replicas], keys))
     root = httpx.Client(base_url=replicas[0].base_url, headers={"Authorization": f"Bearer {MASTER_KEY}"}, timeout=60)
     _ok(root.post("/account/budget", json={"account_id": account.account_id, "max_budget": budget}))
     result = asyncio.run(fire([r.base_url for r in replicas], keys, requests))

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["Answer", "LoadResult", "fire"]
+__all__ = ["Answer", "LoadResult", "fire", "warm_keys"]
 
 
 @dataclass(frozen=True)
@@ -58,3 +58,17 @@ async def fire(
         await asyncio.sleep(0)
         start.set()
         return LoadResult(list(await asyncio.gather(*tasks)))
+
+
+async def warm_keys(base_urls: list[str], keys: list[str], rounds: int = 3) -> None:
+    """Let each worker learn each key with a free call first. Many cold key lookups at once can pass
+    LiteLLM's 10 s key-lookup deadline on a small machine (503), which measures the machine."""
+    gate = asyncio.Semaphore(16)
+    async with httpx.AsyncClient(timeout=60) as client:
+
+        async def models(base_url: str, key: str) -> None:
+            async with gate:
+                reply = await client.get(f"{base_url}/v1/models", headers={"Authorization": f"Bearer {key}"})
+                reply.raise_for_status()
+
+        await asyncio.gather(*(models(b, k) for b in base_urls for k in keys for _ in range(rounds)))

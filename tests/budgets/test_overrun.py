@@ -16,7 +16,7 @@ import pytest
 from budget_support import fresh_account, run_sql, set_budget
 from tests_support_config import gateway_config
 
-from extensions.testing.budget_load import fire
+from extensions.testing.budget_load import fire, warm_keys
 from extensions.testing.fake_upstream import FakeUpstream
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.smtp import MailCatcher
@@ -72,20 +72,6 @@ def _keys(replica: ProxyProcess, account: AccountWorld) -> tuple[list[str], list
     return teams, keys, tokens
 
 
-async def warm(replicas: list[ProxyProcess], keys: list[str]) -> None:
-    """Each worker learns each key first (a free call): 200 cold key lookups at once exceed LiteLLM's
-    10 s lookup deadline on a small machine, which would test the machine rather than the budget."""
-    gate = asyncio.Semaphore(16)
-    async with httpx.AsyncClient(timeout=60) as client:
-
-        async def models(base_url: str, key: str) -> None:
-            async with gate:
-                reply = await client.get(f"{base_url}/v1/models", headers={"Authorization": f"Bearer {key}"})
-                assert reply.status_code == 200, reply.text
-
-        await asyncio.gather(*(models(r.base_url, k) for r in replicas for k in keys for _ in range(3)))
-
-
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
     server = WebhookReceiver(SECRET, fail_first=2).start()
@@ -120,7 +106,7 @@ def test_an_account_budget_is_never_overrun(
 ) -> None:
     account = fresh_account(replicas[0])
     teams, keys, tokens = _keys(replicas[0], account)
-    asyncio.run(warm(replicas, keys))
+    asyncio.run(warm_keys([r.base_url for r in replicas], keys))
     _alert_destinations(replicas[0], account, receiver, mail.port)
     set_budget(replicas[0], account.account_id, max_budget=BUDGET)
 
