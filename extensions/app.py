@@ -20,6 +20,8 @@ from starlette.types import Scope
 
 from extensions import litellm
 from extensions.auth.onboarding import Onboarding
+from extensions.budgets import plans
+from extensions.budgets.entitlements import EntitlementLimits
 from extensions.logs import configure_logging
 from extensions.models.masking import ModelNameMasking
 from extensions.models.provider_objects import ProviderObjects
@@ -28,6 +30,7 @@ from extensions.routes.accounts import get_accounts_router
 from extensions.routes.errors import install_error_handlers
 from extensions.routes.identity import get_identity_router
 from extensions.routes.invitations import get_invitations_router
+from extensions.routes.plans import get_plans_router
 from extensions.routes.replacements import Replacements
 from extensions.routes.sso_config import get_sso_config_router
 from extensions.routes.status import get_status_router
@@ -58,6 +61,7 @@ ISOLATION_CHECKS: tuple[Check, ...] = (
     StoredConfiguration(),
     Conflicts(),  # one generic 409 before id references
     References(),
+    EntitlementLimits(),  # a plan's counts (keys, teams, users, models) once the request is the account's own
     EndUserNamespace(),  # last of the tenant checks: nothing refuses after the mapping
     Onboarding(),  # invitation links, for every principal
 )
@@ -71,6 +75,14 @@ GATEWAY_COUNTS = GatewayCounts()
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 
+async def _on_invalidate(message: dict[str, Any]) -> None:
+    """Every worker hears every change: plan changes go to the plans cache, the rest to the resolver."""
+    if message.get("kind") == plans.INVALIDATION_KIND:
+        plans.on_invalidate(message)
+        return
+    await runtime.resolver.on_invalidate(message)
+
+
 async def _start() -> None:
     dsn = os.environ.get("DATABASE_URL")
     runtime.resolver = TenantResolver(None)
@@ -78,7 +90,7 @@ async def _start() -> None:
         runtime.pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10)
         runtime.bus = make_bus(dsn, runtime.pool, os.environ.get("REDIS_URL"))
         runtime.resolver = TenantResolver(runtime.pool)
-        await runtime.bus.start(runtime.resolver.on_invalidate)
+        await runtime.bus.start(_on_invalidate)
         runtime.accounts = AccountStore(runtime.pool, runtime.bus)
         GATEWAY_COUNTS.start(runtime.pool)
     runtime.prisma_wrapped = litellm.wrap_prisma_db(ScopedPrisma)
@@ -138,6 +150,7 @@ def install(app: FastAPI) -> FastAPI:
     app.include_router(get_identity_router())
     app.include_router(get_sso_config_router())
     app.include_router(get_invitations_router())
+    app.include_router(get_plans_router())
     app.router.lifespan_context = _wrap_lifespan(app.router.lifespan_context)
     app.state.atrium_installed = True
     return app

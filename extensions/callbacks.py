@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from extensions.budgets.rate_limits import admit_request, record_usage
 from extensions.egress.deployments import check_deployment_address
 from extensions.litellm import custom_logger_class
 from extensions.models import guard
 from extensions.models.request_refs import check_request_references
+from extensions.tenancy.request.context import peek_principal
 
 __all__ = ["AtriumCallback", "atrium_callback"]
 
@@ -26,7 +28,11 @@ class AtriumCallback(custom_logger_class()):  # type: ignore[misc]
         self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: Any
     ) -> dict[str, Any]:
         check_request_references(data)  # no server-side references or callback settings in the body
-        return guard.pin_request(data)
+        pinned = guard.pin_request(data)
+        account_id = _account_id()
+        if account_id is not None:
+            await admit_request(account_id)  # the account's plan RPM/TPM (LiteLLM's 429 past it)
+        return pinned
 
     async def async_filter_deployments(
         self,
@@ -47,6 +53,25 @@ class AtriumCallback(custom_logger_class()):  # type: ignore[misc]
         self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
         self.successes += 1
+        account_id = _account_id()
+        if account_id is not None:
+            await record_usage(account_id, _total_tokens(kwargs, response_obj))
+
+
+def _account_id() -> str | None:
+    # LiteLLM runs its hooks and logging tasks in (copies of) the request's context, where the
+    # middleware set the principal; the gateway's own calls (health checks) have none.
+    principal = peek_principal()
+    return principal.account_id if principal is not None else None
+
+
+def _total_tokens(kwargs: dict[str, Any], response_obj: Any) -> int:
+    logged = kwargs.get("standard_logging_object")
+    if isinstance(logged, dict) and isinstance(logged.get("total_tokens"), int):
+        return int(logged["total_tokens"])
+    usage = getattr(response_obj, "usage", None)
+    total = getattr(usage, "total_tokens", None)
+    return total if isinstance(total, int) else 0
 
 
 atrium_callback = AtriumCallback()

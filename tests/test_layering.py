@@ -24,6 +24,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "models": BASE | {"tenancy"},
     "egress": BASE | {"tenancy", "models"},
     "auth": BASE | {"tenancy", "egress"},
+    "budgets": BASE | {"tenancy", "egress", "auth"},
     "observability": BASE | {"tenancy"},
 }
 LOWER_LAYERS = tuple(ALLOWED)

@@ -20,6 +20,7 @@ from extensions.litellm import (
     _auth,
     _catalog,
     _gateway,
+    _limits,
     _lists,
     _prisma,
     _roles,
@@ -71,6 +72,7 @@ INTERNALS: tuple[Internal, ...] = (
     *_users.INTERNALS,
     *_catalog.INTERNALS,
     *_gateway.INTERNALS,
+    *_limits.INTERNALS,
 )
 
 

@@ -1,0 +1,1 @@
+"""Budgets, plans and limits of an account: named plans with entitlements, per-account rate limits."""
