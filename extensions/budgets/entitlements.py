@@ -17,7 +17,7 @@ offer them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,29 +53,54 @@ _COUNT_SQL: dict[str, str] = {
 _NOUNS = {"max_keys": "keys", "max_teams": "teams", "max_users": "users", "max_models": "models"}
 
 
-def _one(body: Any) -> int:
+async def _one(body: Any, account_id: str) -> int:
     return 1
 
 
-def _user_keys(body: Any) -> int:
+async def _user_keys(body: Any, account_id: str) -> int:
     # LiteLLM's /user/new also mints a key unless auto_create_key is false.
     return 0 if isinstance(body, dict) and body.get("auto_create_key") is False else 1
 
 
-def _bulk_users(body: Any) -> int:
-    users = body.get("users") if isinstance(body, dict) else None
-    return len(users) if isinstance(users, list) else 0
+def _listed(body: Any, field: str) -> list[dict[str, Any]]:
+    found = body.get(field) if isinstance(body, dict) else None
+    found = [found] if isinstance(found, dict) else found
+    return [item for item in found if isinstance(item, dict)] if isinstance(found, list) else []
 
 
-def _bulk_user_keys(body: Any) -> int:
+async def _bulk_users(body: Any, account_id: str) -> int:
+    return len(_listed(body, "users"))
+
+
+async def _bulk_user_keys(body: Any, account_id: str) -> int:
     # The bulk route's auto_create_key defaults to false (management_v1/users.py).
-    users = body.get("users") if isinstance(body, dict) else None
-    if not isinstance(users, list):
+    return sum(1 for user in _listed(body, "users") if user.get("auto_create_key") is True)
+
+
+async def _new_members(members: list[dict[str, Any]]) -> int:
+    """How many of the members LiteLLM's team member add would create as new users (no such id or email)."""
+    if not members:
         return 0
-    return sum(1 for user in users if isinstance(user, dict) and user.get("auto_create_key") is True)
+    ids = [m["user_id"] for m in members if isinstance(m.get("user_id"), str)]
+    emails = [m["user_email"] for m in members if isinstance(m.get("user_email"), str)]
+    rows = await runtime.require_pool("plans").fetch(
+        'SELECT user_id, user_email FROM "LiteLLM_UserTable" WHERE user_id = ANY($1) OR user_email = ANY($2)',
+        ids,
+        emails,
+    )
+    known = {r["user_id"] for r in rows} | {r["user_email"] for r in rows if r["user_email"]}
+    return sum(1 for m in members if m.get("user_id") not in known and m.get("user_email") not in known)
 
 
-Counter = Callable[[Any], int]
+async def _member_add(body: Any, account_id: str) -> int:
+    return await _new_members(_listed(body, "member"))
+
+
+async def _bulk_member_add(body: Any, account_id: str) -> int:
+    return await _new_members(_listed(body, "members"))
+
+
+Counter = Callable[[Any, str], Awaitable[int]]
 
 # LiteLLM's routes that create counted rows -> (limit, how many the body creates) for each limit.
 CREATION_ROUTES: dict[str, tuple[tuple[str, Counter], ...]] = {
@@ -84,6 +109,8 @@ CREATION_ROUTES: dict[str, tuple[tuple[str, Counter], ...]] = {
     "POST /team/new": (("max_teams", _one),),
     "POST /user/new": (("max_users", _one), ("max_keys", _user_keys)),
     "POST /management/v1/users/bulk": (("max_users", _bulk_users), ("max_keys", _bulk_user_keys)),
+    "POST /team/member_add": (("max_users", _member_add),),  # an unknown id or email becomes a new user
+    "POST /team/bulk_member_add": (("max_users", _bulk_member_add),),
     "POST /model/new": (("max_models", _one),),
 }
 
@@ -131,8 +158,10 @@ async def usage_counts(account_id: str) -> dict[str, int]:
 async def _over_limit(route: str, body: Any, account_id: str, ent: Entitlements) -> _Refusal | None:
     for limit, adding_of in CREATION_ROUTES[route]:
         allowed = ent.limit(limit)
-        adding = adding_of(body)
-        if allowed is None or adding == 0:
+        if allowed is None:
+            continue
+        adding = await adding_of(body, account_id)
+        if adding == 0:
             continue
         current = await _count(limit, account_id)
         if current + adding > allowed:

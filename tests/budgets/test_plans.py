@@ -125,19 +125,24 @@ def test_team_user_and_model_limits(proxy: ProxyProcess, master_key: str) -> Non
     plan_id = new_plan(root, limits={"max_teams": 1, "max_users": 2, "max_models": 0})
     ok(root.post("/account/plan/assign", json={"account_id": account_id, "plan_id": plan_id}))
     admin = admin_client(proxy, account_id, acting)
-    users = ok(admin.get("/account/entitlements"))["usage"]["users"]
+    assert ok(admin.get("/account/entitlements"))["usage"]["users"] == 1  # the admin
 
-    ok(admin.post("/team/new", json={"team_alias": f"{account_id}-t1"}))
+    team_id = ok(admin.post("/team/new", json={"team_alias": f"{account_id}-t1"}))["team_id"]
     team = admin.post("/team/new", json={"team_alias": f"{account_id}-t2"})
     assert team.status_code == 403 and team.json()["error"]["details"]["limit"] == "max_teams"
     model = admin.post("/model/new", json={"model_name": "m", "litellm_params": {"model": "openai/gpt-fake"}})
     assert model.status_code == 403 and model.json()["error"]["code"] == "entitlement_exceeded"
-    if users < 2:
-        ok(admin.post("/user/new", json={"user_id": f"{account_id}-u1", "auto_create_key": False}))
+    ok(admin.post("/user/new", json={"user_id": f"{account_id}-u1", "auto_create_key": False}))
     user = admin.post("/user/new", json={"user_id": f"{account_id}-u2", "auto_create_key": False})
     assert user.status_code == 403 and user.json()["error"]["details"]["limit"] == "max_users"
     bulk = admin.post("/management/v1/users/bulk", json={"users": [{"user_id": f"{account_id}-u3"}]})
     assert bulk.status_code == 403 and bulk.json()["error"]["code"] == "entitlement_exceeded"
+    # A team member add creates a user for an unknown email: refused; an existing user joins.
+    stranger = {"role": "user", "user_email": f"new@{account_id}.example"}
+    joined = admin.post("/team/member_add", json={"team_id": team_id, "member": stranger})
+    assert joined.status_code == 403 and joined.json()["error"]["details"]["limit"] == "max_users"
+    existing = {"role": "user", "user_id": f"{account_id}-u1"}
+    ok(admin.post("/team/member_add", json={"team_id": team_id, "member": existing}))
 
 
 @pytest.mark.parametrize("feature", ["sso", "usage_export"])
