@@ -18,6 +18,7 @@ when it hears it (the 2-second promise). A short TTL bounds staleness should a m
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ __all__ = [
     "on_invalidate",
     "plan_store",
 ]
+
+log = logging.getLogger("atrium.budgets.plans")
 
 INVALIDATION_KIND = "plan"
 CACHE_TTL_SECONDS = 30.0  # a safety net only: the bus message is what applies a change
@@ -161,8 +164,15 @@ class PlanStore:
 
     async def _changed(self, ident: str) -> None:
         on_invalidate({"kind": INVALIDATION_KIND, "id": ident})  # this worker at once, the others by the bus
-        if self.bus is not None:
+        if self.bus is None:
+            return
+        try:
             await self.bus.publish({"kind": INVALIDATION_KIND, "id": ident})
+        except Exception as exc:  # the change is stored: without the bus the cache TTL still carries it
+            log.warning(
+                "plan change stored but not broadcast; other workers apply it within the cache TTL",
+                extra={"error": str(exc)[:200], "ttl_seconds": CACHE_TTL_SECONDS},
+            )
 
     async def _account_exists(self, conn: asyncpg.Connection, account_id: str) -> None:
         if await conn.fetchval('SELECT 1 FROM "Atrium_Account" WHERE account_id = $1', account_id) is None:

@@ -18,7 +18,7 @@ import redis
 
 from extensions.budgets.plans import Entitlements
 from extensions.budgets.rate_limits import WINDOW_SECONDS, AccountRateLimits
-from extensions.testing.fake_upstream import free_port
+from extensions.testing.fake_upstream import FakeUpstream, free_port
 from extensions.testing.processes import stop_process
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.tenants import AccountWorld, build_account
@@ -157,3 +157,47 @@ async def test_without_redis_each_worker_limits_alone_then_redis_takes_over(
     assert any("answers again" in r.getMessage() for r in caplog.records)
     rpm_key, _ = AccountRateLimits.keys("acct", 2)
     assert redis.Redis(port=closed_port).get(rpm_key) == b"2"
+
+
+def test_redis_stopped_mid_load_requests_are_served_and_limits_fall_back(
+    workdir: Path, database_url: str, upstream: FakeUpstream, master_key: str, redis_binary: str, tmp_path: Path
+) -> None:
+    """A replica on a Redis of its own (one worker, so per worker is per replica), stopped and restarted."""
+    from tests_support_config import gateway_config
+
+    port = free_port()
+    server = start_redis(redis_binary, port, tmp_path)
+    replica = ProxyProcess(
+        workdir,
+        database_url=database_url,
+        redis_url=f"redis://127.0.0.1:{port}/0",
+        master_key=master_key,
+        config=gateway_config(upstream),
+        workers=1,
+    )
+    try:
+        replica.start()
+        world = build_account(replica.base_url, master_key, f"rd{uuid.uuid4().hex[:6]}")
+        put_on_plan(replica, master_key, world, {"rpm": 4})
+        fresh_window(45)
+        chat = openai.OpenAI(api_key=world.member_key, base_url=f"{replica.base_url}/v1", max_retries=0)
+        for _ in range(2):
+            chat.chat.completions.create(model="gpt-fake", messages=MESSAGES)  # type: ignore[arg-type]
+
+        stop_process(server)  # mid-load: two of the four already counted in Redis
+        for _ in range(4):  # served: the replica's own window starts from zero with the same limit
+            chat.chat.completions.create(model="gpt-fake", messages=MESSAGES)  # type: ignore[arg-type]
+        with pytest.raises(openai.RateLimitError) as refused:
+            chat.chat.completions.create(model="gpt-fake", messages=MESSAGES)  # type: ignore[arg-type]
+        assert int(refused.value.response.headers["retry-after"]) >= 1
+        assert replica.log_path.read_text().count("redis unreachable") == 1  # one warning per outage
+
+        server = start_redis(redis_binary, port, tmp_path)  # back (empty): shared counting resumes
+        time.sleep(3.5)  # past the limiter's retry interval
+        chat.chat.completions.create(model="gpt-fake", messages=MESSAGES)  # type: ignore[arg-type]
+        assert "redis answers again" in replica.log_path.read_text()
+        window = int(time.time() // WINDOW_SECONDS)
+        assert redis.Redis(port=port).get(f"atrium:rl:{{{world.account_id}}}:{window}:rpm") == b"1"
+    finally:
+        replica.stop()
+        stop_process(server)
