@@ -20,8 +20,10 @@ from starlette.types import Scope
 
 from extensions import litellm
 from extensions.auth.onboarding import Onboarding
+from extensions.budgets import plans
 from extensions.budgets.admission import BudgetAdmission, ReservationScope
 from extensions.budgets.alerts import BudgetAlerts
+from extensions.budgets.entitlements import EntitlementLimits
 from extensions.budgets.ledger import Ledger
 from extensions.budgets.settings import BudgetSettingsStore
 from extensions.logs import configure_logging
@@ -34,6 +36,7 @@ from extensions.routes.budgets import get_budgets_router
 from extensions.routes.errors import install_error_handlers
 from extensions.routes.identity import get_identity_router
 from extensions.routes.invitations import get_invitations_router
+from extensions.routes.plans import get_plans_router
 from extensions.routes.replacements import Replacements
 from extensions.routes.sso_config import get_sso_config_router
 from extensions.routes.status import get_status_router
@@ -64,6 +67,7 @@ ISOLATION_CHECKS: tuple[Check, ...] = (
     StoredConfiguration(),
     Conflicts(),  # one generic 409 before id references
     References(),
+    EntitlementLimits(),  # a plan's counts (keys, teams, users, models) once the request is the account's own
     EndUserNamespace(),  # last of the tenant checks: nothing refuses after the mapping
     Onboarding(),  # invitation links, for every principal
 )
@@ -78,7 +82,11 @@ Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 
 async def _on_invalidate(message: dict[str, Any]) -> None:
-    """Every worker's caches of account state hear every change (suspension, budget, ...)."""
+    """Every worker hears every change: plan changes go to the plans cache, the rest to the resolver
+    and the budget settings (an account's budget is published as a change of the account)."""
+    if message.get("kind") == plans.INVALIDATION_KIND:
+        plans.on_invalidate(message)
+        return
     await runtime.resolver.on_invalidate(message)
     if runtime.budget_settings is not None:
         runtime.budget_settings.on_invalidate(message)
@@ -165,6 +173,7 @@ def install(app: FastAPI) -> FastAPI:
     app.include_router(get_sso_config_router())
     app.include_router(get_invitations_router())
     app.include_router(get_budget_alerts_router())
+    app.include_router(get_plans_router())
     app.router.lifespan_context = _wrap_lifespan(app.router.lifespan_context)
     app.state.atrium_installed = True
     return app

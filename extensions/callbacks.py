@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from extensions.budgets.rate_limits import admit_request, record_usage
 from extensions.egress.deployments import check_deployment_address
 from extensions.litellm import custom_logger_class
 from extensions.models import guard
@@ -29,10 +30,12 @@ class AtriumCallback(custom_logger_class()):  # type: ignore[misc]
     ) -> dict[str, Any]:
         check_request_references(data)  # no server-side references or callback settings in the body
         pinned = guard.pin_request(data)
-        # Last: the worst case is priced on the account's own deployment, after every other refusal.
-        principal = peek_principal()
-        if runtime.budgets is not None and principal is not None and principal.account_id is not None:
-            await runtime.budgets.admit(principal.account_id, pinned)
+        account_id = _account_id()
+        if account_id is not None:
+            await admit_request(account_id)  # the account's plan RPM/TPM (LiteLLM's 429 past it)
+            # Last: the worst case is priced on the account's own deployment, after every other refusal.
+            if runtime.budgets is not None:
+                await runtime.budgets.admit(account_id, pinned)
         return pinned
 
     async def async_filter_deployments(
@@ -56,12 +59,31 @@ class AtriumCallback(custom_logger_class()):  # type: ignore[misc]
         self.successes += 1
         if runtime.budgets is not None:
             await runtime.budgets.succeeded(kwargs)
+        account_id = _account_id()
+        if account_id is not None:
+            await record_usage(account_id, _total_tokens(kwargs, response_obj))
 
     async def async_post_call_failure_hook(
         self, request_data: dict[str, Any], original_exception: Exception, user_api_key_dict: Any, **_: Any
     ) -> None:
         if runtime.budgets is not None:
             await runtime.budgets.failed(request_data)
+
+
+def _account_id() -> str | None:
+    # LiteLLM runs its hooks and logging tasks in (copies of) the request's context, where the
+    # middleware set the principal; the gateway's own calls (health checks) have none.
+    principal = peek_principal()
+    return principal.account_id if principal is not None else None
+
+
+def _total_tokens(kwargs: dict[str, Any], response_obj: Any) -> int:
+    logged = kwargs.get("standard_logging_object")
+    if isinstance(logged, dict) and isinstance(logged.get("total_tokens"), int):
+        return int(logged["total_tokens"])
+    usage = getattr(response_obj, "usage", None)
+    total = getattr(usage, "total_tokens", None)
+    return total if isinstance(total, int) else 0
 
 
 atrium_callback = AtriumCallback()

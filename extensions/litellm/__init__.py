@@ -9,7 +9,8 @@ Each private module covers one concern and lists the internals it touches in its
 ``_sql`` (the raw statements the raw SQL guard admits, checked against the installed source),
 ``_usage`` (usage analytics bounds and markers Atrium's daily-activity replacements mirror),
 ``_lists`` (LiteLLM's list framework, for account-scoped lists), ``_users`` (the admin view of
-``/user/info``), ``_catalog`` (the packaged model cost map apart from runtime registrations) and
+``/user/info``), ``_catalog`` (the packaged model cost map apart from runtime registrations), ``_limits``
+(LiteLLM's rate-limit refusal) and
 ``_prisma`` (the engine attribute LiteLLM writes on the Prisma client).
 This module only hands on the names other modules use.
 """
@@ -54,6 +55,7 @@ from extensions.litellm._contract import (
     shipped_migrations_dir,
 )
 from extensions.litellm._gateway import billable_request, gateway_success
+from extensions.litellm._limits import rate_limit_error
 from extensions.litellm._lists import (
     PROBLEM_MEDIA_TYPE,
     Fetch,
@@ -210,6 +212,7 @@ __all__ = [
     "query_key_allowed",
     "query_key_wins",
     "query_problem",
+    "rate_limit_error",
     "rendered_sql",
     "request_models",
     "response_cost",

@@ -21,6 +21,7 @@ from extensions.litellm import (
     _budgets,
     _catalog,
     _gateway,
+    _limits,
     _lists,
     _prisma,
     _roles,
@@ -73,6 +74,7 @@ INTERNALS: tuple[Internal, ...] = (
     *_catalog.INTERNALS,
     *_gateway.INTERNALS,
     *_budgets.INTERNALS,
+    *_limits.INTERNALS,
 )
 
 

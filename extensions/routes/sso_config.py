@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from extensions.auth.errors import SsoNotConfigured
 from extensions.auth.service import identity_services
+from extensions.budgets.entitlements import require_feature
 from extensions.egress import current_policy
 from extensions.routes.deps import IdentityAdmin, require_database
 from extensions.routes.errors import AtriumRoute
@@ -58,6 +59,7 @@ def get_sso_config_router() -> APIRouter:
     @router.post("/config", summary="Create or replace the account's OIDC provider")
     async def sso_config_set(body: SsoConfigIn, ctx: IdentityAdmin) -> dict[str, Any]:
         assert ctx.account_id is not None
+        await require_feature(ctx.account_id, "sso", "single sign-on")
         # The gateway calls these URLs itself (discovery, then the JWKS and token endpoints the
         # discovery document names, each checked again when called: extensions/auth/oidc_flow.py).
         check_references(body.model_dump(), "")

@@ -77,6 +77,13 @@ EXCEPTIONS: list[Rule] = [
     rule("own", r"GET /account/budget", MEMBERS, {403}, "Atrium: the account's admins and viewers read its budget"),
     rule(
         "own",
+        r"GET /account/entitlements",
+        MEMBERS,
+        {403},
+        "Atrium: the account's plan is read by its admins and viewers (extensions/routes/plans.py)",
+    ),
+    rule(
+        "own",
         r"GET /(team/list|v2/team/list|tag/list)",
         frozenset({"team-key"}),
         {401},

@@ -16,10 +16,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import StreamingResponse
 
 from extensions import litellm
+from extensions.budgets.entitlements import EntitlementExceeded, require_feature
 from extensions.routes.replacements.handlers import serves
 from extensions.routes.replacements.usage import access, lookups, sql
 from extensions.routes.replacements.usage.scope import Entity, Scope
@@ -126,7 +127,12 @@ def register_export(router: APIRouter, entity: Entity, prefix: str, query_of: Ca
         export_type: sql.ExportType = sql.ExportType.DAILY,
         file_format: Annotated[Literal["csv", "json"], Query(alias="format")] = "csv",
     ) -> StreamingResponse:
-        scope = await access.resolve(entity, query, current_principal(), capped=True)
+        principal = current_principal()
+        try:
+            await require_feature(principal.account_id, "usage_export", "usage export")
+        except EntitlementExceeded as exc:  # LiteLLM's form on its usage routes, with Atrium's code
+            raise HTTPException(status_code=exc.status, detail={"error": exc.message, "code": exc.code}) from exc
+        scope = await access.resolve(entity, query, principal, capped=True)
         batches = _batches(scope, export_type)
         first = await anext(batches)
         extension = "csv" if file_format == "csv" else "json"
