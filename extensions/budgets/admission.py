@@ -83,7 +83,7 @@ class BudgetAdmission:
 
     async def admit(self, account_id: str, data: dict[str, Any]) -> None:
         """Reserve the request's worst case for ``account_id``, or raise LiteLLM's budget error."""
-        settings = await self.store.get(account_id)
+        settings = await self.store.effective(account_id)
         if settings is None or settings.max_budget is None:
             return
         call_id = data.get("litellm_call_id")

@@ -16,7 +16,8 @@ from typing import Any, Final, Literal
 
 import asyncpg
 
-from extensions.budgets.periods import Period, period_at
+from extensions.budgets.periods import CALENDAR_MONTH, Period, period_at
+from extensions.budgets.plans import entitlements_of
 from extensions.tenancy.accounts.invalidation import InvalidationBus
 
 __all__ = ["CACHE_TTL_S", "DEFAULT_THRESHOLDS", "BudgetSettings", "BudgetSettingsStore", "Mode"]
@@ -24,6 +25,7 @@ __all__ = ["CACHE_TTL_S", "DEFAULT_THRESHOLDS", "BudgetSettings", "BudgetSetting
 CACHE_TTL_S: Final = 1.0
 DEFAULT_THRESHOLDS: Final = (50.0, 80.0, 95.0, 100.0)
 Mode = Literal["block", "alert_only"]
+_EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -121,8 +123,25 @@ class BudgetSettingsStore:
         elif message.get("kind") != "key":
             self._cache.clear()
 
+    async def effective(self, account_id: str) -> BudgetSettings | None:
+        """The budget that applies: the account's own, else its plan's monthly cost (a calendar-month
+        budget in UTC, blocking), else none."""
+        own = await self.get(account_id)
+        if own is not None and own.max_budget is not None:
+            return own
+        monthly = (await entitlements_of(account_id)).limit("max_budget_monthly")
+        if monthly is None:
+            return own
+        return BudgetSettings(
+            account_id=account_id,
+            max_budget=float(monthly),
+            budget_duration=CALENDAR_MONTH,
+            anchor=_EPOCH,
+            updated_by="plan",
+        )
+
     async def get(self, account_id: str) -> BudgetSettings | None:
-        """The account's settings (None: no budget), at most ``ttl`` seconds old."""
+        """The account's own settings (None: no budget), at most ``ttl`` seconds old."""
         now = time.monotonic()
         cached = self._cache.get(account_id)
         if cached is not None and now - cached[0] < self.ttl:

@@ -104,7 +104,7 @@ def get_budgets_router() -> APIRouter:
             raise RequestError("account_id is required", hint="pass ?account_id=<account id or slug>")
         else:
             target = await _account_id(account_id)
-        return await _view(await _settings_store().get(target), target)
+        return await _view(await _settings_store().effective(target), target)
 
     @router.post("", summary="Set or replace an account's budget (super admin)")
     async def account_budget_set(body: BudgetIn, ctx: SuperAdmin) -> dict[str, Any]:

@@ -225,3 +225,24 @@ def test_a_client_leaving_mid_stream_is_charged_what_the_provider_produced(
         time.sleep(0.5)
     assert len(rows) == 1 and rows[0]["completion_tokens"] < 40
     assert rows[0]["spend"] == pytest.approx(period["spend"])
+
+
+def test_a_plans_monthly_cost_is_a_calendar_month_budget_the_accounts_own_budget_overrides(
+    proxy: ProxyProcess,
+) -> None:
+    a = fresh_account(proxy)
+    root = httpx.Client(base_url=proxy.base_url, headers={"Authorization": f"Bearer {proxy.master_key}"}, timeout=30)
+    plan_id = f"tiny-{a.slug}"
+    created = root.post("/plan/new", json={"plan_id": plan_id, "name": plan_id, "limits": {"max_budget_monthly": 0.01}})
+    assert created.status_code == 200, created.text
+    assigned = root.post("/account/plan/assign", json={"account_id": a.account_id, "plan_id": plan_id})
+    assert assigned.status_code == 200, assigned.text
+    deadline = time.monotonic() + 10
+    while (refused := _chat(proxy, a.member_key)).status_code == 200:  # the plan reaches every worker
+        assert time.monotonic() < deadline, "the plan's monthly cost was never enforced"
+        time.sleep(0.3)
+    assert refused.status_code == 422 and "Max budget: 0.01" in refused.json()["error"]["message"]
+    view = httpx.get(f"{proxy.base_url}/account/budget", headers={"Authorization": f"Bearer {a.admin_key}"}).json()
+    assert view["budget"]["budget_duration"] == "calendar_month" and view["budget"]["updated_by"] == "plan"
+    set_budget(proxy, a.account_id, max_budget=100)  # the account's own budget wins over the plan's
+    assert _chat(proxy, a.member_key).status_code == 200

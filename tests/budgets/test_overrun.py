@@ -164,11 +164,11 @@ def test_an_account_budget_is_never_overrun(
     # Alerts: the period's spend crossed 50 % and 80 % (not 95 %); each fired once, across 4 workers.
     crossed = sorted(t for t in (50.0, 80.0, 95.0, 100.0) if period["spend"] >= BUDGET * t / 100)
     deadline = time.monotonic() + 90
-    while len({r.headers["X-Atrium-Delivery"] for r in receiver.received if r.status == 200}) < len(crossed):
+    while len({r.headers["X-Atrium-Delivery"] for r in receiver.received if r.answered == 200}) < len(crossed):
         assert time.monotonic() < deadline, [r.json for r in receiver.received]
         time.sleep(0.5)
     time.sleep(3)  # a duplicate would arrive now
-    delivered = [r for r in receiver.received if r.status == 200]
+    delivered = [r for r in receiver.received if r.answered == 200]
     assert sorted(r.json["threshold"] for r in delivered) == crossed
     assert all(r.signature_ok for r in receiver.received)
     assert len(receiver.received) == len(crossed) + 2  # the two 500s were retried

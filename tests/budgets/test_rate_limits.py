@@ -9,12 +9,14 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
 import redis
+from budget_support import run_sql, set_budget
 
 from extensions.budgets.plans import Entitlements
 from extensions.budgets.rate_limits import WINDOW_SECONDS, AccountRateLimits
@@ -179,6 +181,8 @@ def test_redis_stopped_mid_load_requests_are_served_and_limits_fall_back(
         replica.start()
         world = build_account(replica.base_url, master_key, f"rd{uuid.uuid4().hex[:6]}")
         put_on_plan(replica, master_key, world, {"rpm": 4})
+        # The account budget's ledger is PostgreSQL: the outage must neither lose nor double a charge.
+        anchor = set_budget(replica, world.account_id, max_budget=100)["budget"]["anchor"]
         fresh_window(45)
         chat = openai.OpenAI(api_key=world.member_key, base_url=f"{replica.base_url}/v1", max_retries=0)
         for _ in range(2):
@@ -198,6 +202,25 @@ def test_redis_stopped_mid_load_requests_are_served_and_limits_fall_back(
         assert "redis answers again" in replica.log_path.read_text()
         window = int(time.time() // WINDOW_SECONDS)
         assert redis.Redis(port=port).get(f"atrium:rl:{{{world.account_id}}}:{window}:rpm") == b"1"
+
+        served = 2 + 4 + 1  # the 429 was charged nothing
+        since = datetime.fromisoformat(anchor).astimezone(UTC).replace(tzinfo=None)
+        admin = {"Authorization": f"Bearer {world.admin_key}"}
+        deadline = time.monotonic() + 60
+        while True:
+            period = httpx.get(f"{replica.base_url}/account/budget", headers=admin).json()["period"]
+            logged = run_sql(
+                database_url,
+                'SELECT coalesce(sum(spend), 0) AS s FROM "LiteLLM_SpendLogs" '
+                'WHERE account_id = $1 AND "startTime" >= $2',
+                world.account_id,
+                since,
+            )[0]["s"]
+            if period["reserved"] == 0 and round(logged, 6) == round(served * 0.017, 6):
+                break
+            assert time.monotonic() < deadline, (period, logged)
+            time.sleep(0.5)
+        assert period["requests"] == served and round(period["spend"], 6) == round(served * 0.017, 6)
     finally:
         replica.stop()
         stop_process(server)
