@@ -57,9 +57,9 @@ class AtriumCallback(custom_logger_class()):  # type: ignore[misc]
         self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
         self.successes += 1
-        if runtime.budgets is not None:
-            await runtime.budgets.succeeded(kwargs)
         account_id = _account_id()
+        if runtime.budgets is not None:
+            await runtime.budgets.succeeded(kwargs, account_id)
         if account_id is not None:
             await record_usage(account_id, _total_tokens(kwargs, response_obj))
 

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from extensions import litellm
 from extensions.budgets.ledger import Ledger, Reservation
+from extensions.budgets.periods import Period
 from extensions.budgets.settings import BudgetSettings, BudgetSettingsStore
 
 __all__ = ["BudgetAdmission", "ReservationScope", "SettledHook"]
@@ -121,16 +122,26 @@ class BudgetAdmission:
             message, current_cost=current, max_budget=max_budget, entity_id=settings.account_id
         )
 
-    async def succeeded(self, kwargs: Mapping[str, Any]) -> None:
-        """Settle the call's reservation to the cost LiteLLM logged for it."""
+    async def succeeded(self, kwargs: Mapping[str, Any], account_id: str | None = None) -> None:
+        """Settle the call's reservation to the cost LiteLLM logged for it. A call that reserved
+        nothing (a route without LiteLLM's pre-call hook, a budget set meanwhile) is still charged
+        to ``account_id``'s budget, so the ledger agrees with the spend logs."""
         held = self._held.pop(str(kwargs.get("litellm_call_id")), None)
-        if held is None:
-            return
         cost = litellm.response_cost(kwargs) or 0.0
+        if held is None:
+            if account_id is None or cost <= 0:
+                return
+            own = await self.store.effective(account_id)
+            if own is None or own.max_budget is None:
+                return
+            spend = await self.ledger.charge(account_id, own.period(), cost)
+            await self._alert(own, own.period(), spend)
+            return
         spend = await self.ledger.settle(held.reservation, cost)
-        settings = held.settings
+        await self._alert(held.settings, held.reservation.period, spend)
+
+    async def _alert(self, settings: BudgetSettings, period: Period, spend: float | None) -> None:
         if spend is not None and self.hook is not None and settings.max_budget:
-            period = held.reservation.period
             try:
                 await self.hook.settled(
                     account_id=settings.account_id,

@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from extensions.budgets.admission import BudgetAdmission
 from extensions.budgets.ledger import Ledger
 from extensions.budgets.periods import CALENDAR_MONTH, check_duration, period_at
+from extensions.budgets.settings import BudgetSettings, BudgetSettingsStore
 from extensions.errors import RequestError
 
 
@@ -85,3 +87,17 @@ async def test_expired_leases_are_released_once(pools: tuple[asyncpg.Pool, async
     assert await ledger.reserve(account, period, 0.6, 1.0) is not None
     # The dead worker's call did finish after all: its cost is still charged.
     assert await ledger.settle(dead, 0.1) == pytest.approx(0.1)
+
+
+async def test_a_call_that_reserved_nothing_is_still_charged_once(pools: tuple[asyncpg.Pool, asyncpg.Pool]) -> None:
+    """A success with no reservation (a route without LiteLLM's pre-call hook, a budget set meanwhile)
+    is charged to the account, so the ledger agrees with the spend logs; an unknown account is not."""
+    account = f"ledger-{uuid.uuid4().hex[:8]}"
+    store = BudgetSettingsStore(pools[0])
+    settings = await store.put(BudgetSettings(account_id=account, max_budget=1.0, budget_duration="30d"), by="test")
+    admission = BudgetAdmission(store, Ledger(pools[0]))
+    logged = {"litellm_call_id": uuid.uuid4().hex, "standard_logging_object": {"response_cost": 0.25}}
+    await admission.succeeded(logged, account)
+    await admission.succeeded({**logged, "litellm_call_id": uuid.uuid4().hex}, None)  # no account: nothing
+    state = await Ledger(pools[1]).state(account, settings.period())
+    assert state.spend == pytest.approx(0.25) and state.requests == 1 and state.reserved == 0
