@@ -138,7 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("vanilla", "atrium"):
             dsn = asyncio.run(create_migrated_database(server_dsn, f"bench_budgets_{name}"))
             cfg = config(f"http://127.0.0.1:{port}/v1")
-            replicas = [make_proxy(name, Path(tmp.name), dsn, cfg, args.workers) for _ in range(args.replicas)]
+            # Vanilla LiteLLM's own multi-worker start fails on the offline Prisma engine ("'Prisma' object has
+            # no attribute '_Prisma__engine'" in its spawned workers), so vanilla runs as replicas x workers
+            # single-worker processes: the same number of processes sharing one budget.
+            replicas = (
+                [make_proxy(name, Path(tmp.name), dsn, cfg, 1) for _ in range(args.replicas * args.workers)]
+                if name == "vanilla"
+                else [make_proxy(name, Path(tmp.name), dsn, cfg, args.workers) for _ in range(args.replicas)]
+            )
             try:
                 with ThreadPoolExecutor(max_workers=len(replicas)) as pool:
                     for future in [pool.submit(r.start) for r in replicas]:

@@ -230,7 +230,9 @@ def start_upstream(port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("fake upstream did not start")
 
 
-def make_proxies(workdir: Path, dsn: str, workload: Workload, workers: int) -> dict[str, ProxyProcess]:
+def make_proxies(
+    workdir: Path, dsn: str, workload: Workload, workers: int, redis_url: str | None = None
+) -> dict[str, ProxyProcess]:
     vanilla = vanilla_proxy(workdir, database_url=dsn, master_key=MASTER_KEY, config=workload.config, workers=workers)
     atrium = ProxyProcess(
         workdir,
@@ -240,6 +242,7 @@ def make_proxies(workdir: Path, dsn: str, workload: Workload, workers: int) -> d
         # The bench's upstream is on loopback, which the egress policy refuses for account models.
         extra_env={**COMMON_ENV, "ATRIUM_EGRESS_ALLOW": "127.0.0.1"},
         workers=workers,
+        redis_url=redis_url,  # the per-account RPM/TPM windows (--budgets)
     )
     return {"vanilla": vanilla, "atrium": atrium}
 
@@ -254,6 +257,15 @@ def _ok(reply: httpx.Response) -> dict[str, Any]:
 def _new_account(root: httpx.Client, slug: str) -> str:
     account_id: str = _ok(root.post("/account/new", json={"name": slug, "slug": slug}))["account_id"]
     return account_id
+
+
+def _bench_plan(root: httpx.Client) -> str:
+    """A plan whose RPM/TPM are far above the load, so the per-account limiter counts every request."""
+    plan_id = f"bench-{os.getpid()}"
+    if root.get("/plan/info", params={"plan_id": plan_id}).status_code != 200:
+        limits = {"rpm": 10_000_000, "tpm": 1_000_000_000}
+        _ok(root.post("/plan/new", json={"plan_id": plan_id, "name": "bench", "limits": limits}))
+    return plan_id
 
 
 def generate_keys(
@@ -271,8 +283,11 @@ def generate_keys(
             if atrium and (workload.per_account or a == 0):
                 acting["X-Atrium-Account"] = _new_account(root, f"bench-{os.getpid()}-{a}")
                 if budgets:
-                    budget = {"account_id": acting["X-Atrium-Account"], "max_budget": 1_000_000}
-                    _ok(root.post("/account/budget", json={**budget, "budget_duration": "calendar_month"}))
+                    account_id = acting["X-Atrium-Account"]
+                    budget = {"account_id": account_id, "max_budget": 1_000_000, "budget_duration": "calendar_month"}
+                    _ok(root.post("/account/budget", json=budget))
+                    assigned = {"account_id": account_id, "plan_id": _bench_plan(root)}
+                    _ok(root.post("/account/plan/assign", json=assigned))
             if atrium and workload.per_account:
                 names = [f"m{m:02d}" for m in range(len(models))]
                 for public, internal in zip(names, models, strict=True):
@@ -436,7 +451,8 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         upstream = start_upstream(port)
         workload = build_workload(f"http://127.0.0.1:{port}/v1", args.accounts, args.models_per_account)
-        proxies = make_proxies(Path(tmp.name), dsn, workload, args.workers)
+        redis_url = (args.redis_url or os.environ.get("REDIS_URL")) if args.budgets else None
+        proxies = make_proxies(Path(tmp.name), dsn, workload, args.workers, redis_url)
         print(f"starting both proxies (database {dsn.rsplit('/', 1)[1]})", file=sys.stderr, flush=True)
         with ThreadPoolExecutor(max_workers=2) as pool:
             for future in [pool.submit(p.start) for p in proxies.values()]:
@@ -502,7 +518,12 @@ def build_parser() -> argparse.ArgumentParser:
         "database is created there, migrated and dropped at the end "
         f"(default: env DATABASE_URL, else {DEFAULT_SERVER_DSN})",
     )
-    add("--budgets", action="store_true", help="give each Atrium account a budget (never reached)")
+    add(
+        "--budgets",
+        action="store_true",
+        help="give each Atrium account a budget and a plan with RPM/TPM limits (never reached)",
+    )
+    add("--redis-url", help="with --budgets: the Redis of Atrium's RPM/TPM windows (default: env REDIS_URL)")
     add("--json", metavar="PATH", help="also write the results as JSON to PATH")
     return parser
 
