@@ -79,7 +79,7 @@ def test_a_clean_chain_verifies_and_the_cli_says_so(database_url: str, account: 
 
 def test_an_update_in_postgresql_is_named(database_url: str, account: str, capsys: pytest.CaptureFixture[str]) -> None:
     rows = run(lambda: _fill(database_url, account, 5))
-    sql = 'UPDATE "Atrium_AuditLog" SET outcome = \'refused\' WHERE id = $1'
+    sql = "UPDATE \"Atrium_AuditLog\" SET outcome = 'refused' WHERE id = $1"
     run(lambda: _execute(database_url, sql, rows[2]["id"]))
     problem = run(lambda: _problem(database_url, account))
     assert (problem.kind, problem.entry_id, problem.seq) == ("altered", rows[2]["id"], 3)
