@@ -228,7 +228,12 @@ def test_a_policy_refusal_is_audited(
     a, _ = worlds
     entry = entry_of(database_url, calls[name]["request_id"])
     assert (entry["outcome"], entry["status_code"], entry["account_id"]) == ("refused", 403, a.account_id)
-    assert (entry["actor"]["kind"], entry["actor"]["user_id"]) == ("account_member", a.member_user)
+    actor = entry["actor"]
+    assert (actor["user_id"], actor["key_hash_prefix"], actor["key_alias"]) == (
+        a.member_user,
+        a.member_token[:8],
+        f"{a.slug}-member-key",
+    )
 
 
 def test_no_secret_is_stored(
