@@ -64,6 +64,17 @@ def rows(dsn: str, sql: str = 'SELECT * FROM "Atrium_AuditLog"', *args: Any) -> 
     return asyncio.run(run())
 
 
+def execute(dsn: str, sql: str) -> None:
+    async def run() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
 def entry_of(dsn: str, request_id: str) -> dict[str, Any]:
     found = rows(dsn, 'SELECT * FROM "Atrium_AuditLog" WHERE request_id = $1', request_id)
     assert len(found) == 1, f"{len(found)} entries for request {request_id}"
@@ -314,6 +325,36 @@ def test_every_mutating_route_called_by_a_member_has_exactly_one_entry(
         assert entry["outcome"] == ("success" if status < 400 else entry["outcome"]), template
     refused = sum(1 for *_, status in made if status in (401, 403))
     assert refused > len(made) // 2
+
+
+_FAIL_TRIGGER = """
+CREATE OR REPLACE FUNCTION atrium_test_audit_fail() RETURNS trigger AS $$
+BEGIN RAISE EXCEPTION 'audit storage unavailable (test)'; END $$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS atrium_test_audit_fail ON "Atrium_AuditLog";
+CREATE TRIGGER atrium_test_audit_fail BEFORE INSERT ON "Atrium_AuditLog"
+FOR EACH ROW WHEN (NEW.request_id LIKE 'audit-fail-%') EXECUTE FUNCTION atrium_test_audit_fail();
+"""
+
+
+def test_a_success_whose_entry_cannot_be_written_is_an_error(
+    proxy: ProxyProcess, database_url: str, worlds: tuple[AccountWorld, AccountWorld]
+) -> None:
+    """The failure rule: no change is reported as a success without its entry (docs/audit.md)."""
+    a, _ = worlds
+    execute(database_url, _FAIL_TRIGGER)
+    try:
+        headers = {"Authorization": f"Bearer {a.admin_key}", "x-request-id": f"audit-fail-{uuid.uuid4().hex}"}
+        alias = f"aud-fail-{SUFFIX}"
+        answer = httpx.post(f"{proxy.base_url}/team/new", json={"team_alias": alias}, headers=headers, timeout=60)
+        assert answer.status_code == 500, answer.text
+        error = answer.json()["error"]
+        assert (error["code"], error["request_id"]) == ("audit_write_failed", headers["x-request-id"])
+        assert headers["x-request-id"] in error["hint"]
+        headers["x-request-id"] = f"audit-fail-{uuid.uuid4().hex}"
+        refused = httpx.post(f"{proxy.base_url}/account/new", json={"name": "x"}, headers=headers, timeout=60)
+        assert refused.status_code == 403  # a refusal changed nothing: still answered as the refusal
+    finally:
+        execute(database_url, 'DROP TRIGGER IF EXISTS atrium_test_audit_fail ON "Atrium_AuditLog"')
 
 
 def test_verify_passes_on_the_served_log(database_url: str, worlds: tuple[AccountWorld, AccountWorld]) -> None:
