@@ -108,13 +108,13 @@ class AuditMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         writer = self.capture.writer
-        method = scope.get("method", "")
-        template = self._template(method, scope.get("path", "")) if scope["type"] == "http" else None
-        if writer is None or method not in _MUTATING or template is None:
+        method = scope.get("method", "") if scope["type"] == "http" else ""
+        template = self._template(method, scope.get("path", "")) if method in _MUTATING else None
+        if writer is None or template is None:
             await self.app(scope, receive, send)
             return
         raw, receive = await buffer_body(receive)
-        request = Request(scope, template, _json(raw))
+        request = AuditedRequest(scope, template, _json(raw))
         await request.snapshot(writer)
         held: list[Message] = []
         size = 0
@@ -147,7 +147,7 @@ class AuditMiddleware:
         await self.app(scope, receive, holding)
 
 
-class Request:
+class AuditedRequest:
     """One audited request: what it names, the state before, and how its entry is made."""
 
     def __init__(self, scope: Scope, template: str, body: dict[str, Any] | None) -> None:
@@ -174,7 +174,7 @@ class Request:
                 return str(value.decode("latin-1"))
         return request_id_var.get()
 
-    def _changes(self, response: dict[str, Any] | None, success: bool) -> dict[str, Any]:
+    def _changes(self, success: bool) -> dict[str, Any]:
         sent = dict(self.body or {})
         if not success:
             return {"request": diff(None, sent)} if sent else {}
@@ -231,7 +231,7 @@ class Request:
                 action=action_of(self.object_type, self.method, self.template),
                 object_type=self.object_type,
                 object_ids=tuple(target.shown),
-                changes=self._changes(response, success),
+                changes=self._changes(success),
                 status_code=status,
                 outcome=outcome,
                 request_id=self.request_id(start),
