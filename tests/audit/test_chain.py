@@ -170,3 +170,41 @@ def test_redaction() -> None:
         assert value not in str(out)
     assert out["credential_values"] == REDACTED
     assert diff({"password": "old"}, {"password": "new"}) == {"password": [REDACTED, REDACTED]}
+
+
+def test_retention_is_per_account_and_one_pruner_runs_at_a_time(database_url: str, account: str) -> None:
+    short, default = f"{account}-short", f"{account}-default"
+    insert = """INSERT INTO "Atrium_Account" (account_id, name, slug, settings)
+                VALUES ($1, $1, $1, '{"audit_retention_days": 30}'::jsonb)"""
+    run(lambda: _execute(database_url, insert, short))
+    run(lambda: _fill(database_url, short, 2))
+    run(lambda: _fill(database_url, default, 2))
+
+    async def prune_at(days: int, *, held: bool = False) -> int:
+        conn = await asyncpg.connect(database_url)
+        other = await asyncpg.connect(database_url)
+        try:
+            if held:  # another replica is pruning
+                await other.execute("SELECT pg_advisory_lock($1)", 0x61756469)
+            return await prune(conn, datetime.now(UTC) + timedelta(days=days))
+        finally:
+            await other.close()
+            await conn.close()
+
+    assert run(lambda: prune_at(31, held=True)) == 0
+    run(lambda: prune_at(31))
+    remaining = run(lambda: _count(database_url, [short, default]))
+    assert remaining == {default: 2}
+    for chain in (short, default):
+        assert asyncio.run(_problem(database_url, chain)) is None
+
+
+async def _count(dsn: str, accounts: list[str]) -> dict[str, int]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        found = await conn.fetch(
+            'SELECT account_id, count(*) AS n FROM "Atrium_AuditLog" WHERE account_id = ANY($1) GROUP BY 1', accounts
+        )
+        return {r["account_id"]: r["n"] for r in found}
+    finally:
+        await conn.close()
