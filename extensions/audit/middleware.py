@@ -77,6 +77,13 @@ def client_ip(peer: str | None, headers: Headers) -> str | None:
     return str(address)
 
 
+def _route_path(scope: Scope) -> str:
+    """The path as the route policy sees it (without the root path), as the account middleware does."""
+    path: str = scope.get("path", "/")
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] or "/" if root and path.startswith(root) else path
+
+
 def _json(raw: bytes) -> dict[str, Any] | None:
     try:
         parsed = json.loads(raw) if raw else None
@@ -109,7 +116,7 @@ class AuditMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         writer = self.capture.writer
         method = scope.get("method", "") if scope["type"] == "http" else ""
-        template = self._template(method, scope.get("path", "")) if method in _MUTATING else None
+        template = self._template(method, _route_path(scope)) if method in _MUTATING else None
         if writer is None or template is None:
             await self.app(scope, receive, send)
             return
@@ -152,7 +159,7 @@ class AuditedRequest:
 
     def __init__(self, scope: Scope, template: str, body: dict[str, Any] | None) -> None:
         self.method: str = scope["method"]
-        self.path: str = scope.get("path", "")
+        self.path = _route_path(scope)
         self.template = template
         self.body = body
         self.params = path_params(template, self.path)
