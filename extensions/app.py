@@ -19,6 +19,9 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from extensions import litellm
+from extensions.audit.middleware import AuditCapture, AuditMiddleware
+from extensions.audit.retention import Pruner
+from extensions.audit.writer import AuditWriter
 from extensions.auth.onboarding import Onboarding
 from extensions.budgets import plans
 from extensions.budgets.admission import BudgetAdmission, ReservationScope
@@ -31,6 +34,7 @@ from extensions.models.masking import ModelNameMasking
 from extensions.models.provider_objects import ProviderObjects
 from extensions.observability.gateway_counts import GatewayCounts
 from extensions.routes.accounts import get_accounts_router
+from extensions.routes.audit import get_audit_router
 from extensions.routes.budget_alerts import get_budget_alerts_router
 from extensions.routes.budgets import get_budgets_router
 from extensions.routes.errors import install_error_handlers
@@ -54,7 +58,7 @@ from extensions.tenancy.request.checks import (
     References,
     StoredConfiguration,
 )
-from extensions.tenancy.request.context import system_context
+from extensions.tenancy.request.context import Principal, system_context
 from extensions.tenancy.request.middleware import AccountMiddleware
 from extensions.tenancy.request.resolution import TenantResolver
 
@@ -77,6 +81,16 @@ __all__ = ["build_app", "install", "served_routes"]
 log = logging.getLogger("atrium.app")
 # This worker's per-account gateway request counts (the middleware reports, the lifespan flushes).
 GATEWAY_COUNTS = GatewayCounts()
+# This worker's audit capture (the middleware writes entries once a database is there).
+AUDIT = AuditCapture()
+_PRUNER: list[Pruner] = []
+
+
+def _answered(principal: Principal, scope: Scope, status_code: int) -> None:
+    """The account middleware's report of each answer: metering and the audit's principal."""
+    AUDIT.answered(principal, scope, status_code)
+    GATEWAY_COUNTS.answered(principal, scope, status_code)
+
 
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
@@ -103,6 +117,9 @@ async def _start() -> None:
         await runtime.bus.start(_on_invalidate)
         runtime.accounts = AccountStore(runtime.pool, runtime.bus)
         GATEWAY_COUNTS.start(runtime.pool)
+        AUDIT.writer = AuditWriter(runtime.pool)
+        _PRUNER.append(Pruner(runtime.pool))
+        _PRUNER[-1].start()
         runtime.budget_alerts = BudgetAlerts(runtime.pool)
         runtime.budget_alerts.start()
         runtime.budgets = BudgetAdmission(runtime.budget_settings, Ledger(runtime.pool), runtime.budget_alerts)
@@ -122,6 +139,9 @@ async def _stop() -> None:
     if runtime.budget_alerts is not None:
         await runtime.budget_alerts.stop()
         runtime.budget_alerts = None
+    while _PRUNER:
+        await _PRUNER.pop().stop()
+    AUDIT.writer = None
     if runtime.pool is not None:
         await GATEWAY_COUNTS.stop(runtime.pool)
         await runtime.pool.close()
@@ -163,8 +183,10 @@ def install(app: FastAPI) -> FastAPI:
         checks=ISOLATION_CHECKS,
         replacements=Replacements(),
         routed=lambda scope: _routed(app, scope),
-        answered=GATEWAY_COUNTS.answered,
+        answered=_answered,
     )
+    # Outside the account middleware: sees its refusals too, and writes each entry before the answer leaves.
+    app.add_middleware(AuditMiddleware, policy=load_policy(), capture=AUDIT)
     install_error_handlers(app)
     app.include_router(get_status_router())
     app.include_router(get_accounts_router())
@@ -174,6 +196,7 @@ def install(app: FastAPI) -> FastAPI:
     app.include_router(get_invitations_router())
     app.include_router(get_budget_alerts_router())
     app.include_router(get_plans_router())
+    app.include_router(get_audit_router())
     app.router.lifespan_context = _wrap_lifespan(app.router.lifespan_context)
     app.state.atrium_installed = True
     return app

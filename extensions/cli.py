@@ -133,6 +133,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from extensions.audit.retention import prune
+    from extensions.audit.verify import verify_all
+
+    dsn = args.database_url or Settings().database_url
+    if not dsn:
+        raise AtriumError("no database to read the audit log from", hint="set DATABASE_URL or pass --database-url")
+
+    async def run() -> int:
+        conn = await asyncpg.connect(dsn)
+        try:
+            if args.audit_command == "prune":
+                print(f"atrium audit prune: {await prune(conn)} entries removed")
+                return 0
+            checked, problems = await verify_all(conn, args.account)
+        finally:
+            await conn.close()
+        for problem in problems:
+            print(f"atrium audit verify: {problem}", file=sys.stderr)
+        if problems:
+            return 1
+        print(f"atrium audit verify: OK ({checked} chain(s))")
+        return 0
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="atrium",
@@ -182,6 +211,19 @@ def build_parser() -> argparse.ArgumentParser:
         "migrations are not found.",
     )
     doctor.set_defaults(func=cmd_doctor)
+    audit = sub.add_parser("audit", help="verify or prune the audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser(
+        "verify",
+        help="check every account's hash chain",
+        description="Exit 0 when every chain is intact; 1 naming the first altered, inserted or deleted entry "
+        "of each broken chain.",
+    )
+    verify.add_argument("--account", help="only this account's chain (account id; '' for global actions)")
+    prune_cmd = audit_sub.add_parser("prune", help="remove entries older than each account's retention now")
+    for command in (verify, prune_cmd):
+        command.add_argument("--database-url", help="DSN (default: env DATABASE_URL)")
+        command.set_defaults(func=cmd_audit)
     return parser
 
 

@@ -26,6 +26,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "auth": BASE | {"tenancy", "egress"},
     "observability": BASE | {"tenancy"},
     "budgets": BASE | {"tenancy", "egress", "auth"},
+    "audit": BASE | {"tenancy", "auth"},
 }
 LOWER_LAYERS = tuple(ALLOWED)
 

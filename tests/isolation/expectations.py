@@ -69,10 +69,10 @@ EXCEPTIONS: list[Rule] = [
     ),
     rule(
         "own",
-        r"GET /(atrium/(invitation/list|sso/config)|credentials(/.*)?|account/budget/alerts(/config)?)",
+        r"GET /(atrium/(invitation/list|sso/config|audit(/export)?)|credentials(/.*)?|account/budget/alerts(/config)?)",
         NOT_ADMINS,
         {403},
-        "Atrium: account admins only (sign-in, invitations, credentials, budget alerts)",
+        "Atrium: account admins only (sign-in, invitations, credentials, budget alerts, audit log)",
     ),
     rule("own", r"GET /account/budget", MEMBERS, {403}, "Atrium: the account's admins and viewers read its budget"),
     rule(
