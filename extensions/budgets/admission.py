@@ -12,11 +12,12 @@ over if no callback claimed it (LiteLLM's ``BudgetReservationReleaseMiddleware``
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final, Protocol
 from urllib.parse import urlparse
@@ -35,6 +36,7 @@ log = logging.getLogger("atrium.budgets")
 RENEW_EVERY_S: Final = 60.0
 MAX_HOLD_S: Final = 3600.0  # past this a reservation is left to its lease (the request is stuck)
 UNCLAIMED_GRACE_S: Final = 30.0  # LiteLLM logs success after the response; wait before releasing
+UNCLAIMED_CHECK_S: Final = 5.0
 
 # The call ids whose reservations the current HTTP exchange made (set by ReservationScope).
 _EXCHANGE_CALLS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("atrium_budget_calls", default=None)
@@ -80,6 +82,7 @@ class BudgetAdmission:
         self.ledger = ledger
         self.hook = hook
         self._held: dict[str, _Held] = {}
+        self._ended: collections.deque[tuple[float, list[str]]] = collections.deque()
         self._task: asyncio.Task[None] | None = None
 
     async def admit(self, account_id: str, data: dict[str, Any]) -> None:
@@ -160,13 +163,18 @@ class BudgetAdmission:
         if held is not None:
             await self.ledger.release(held.reservation)
 
-    async def exchange_ended(self, call_ids: list[str]) -> None:
-        """After an HTTP exchange: release what no success or failure callback claimed in time."""
-        await asyncio.sleep(UNCLAIMED_GRACE_S)
-        for call_id in call_ids:
-            held = self._held.pop(call_id, None)
-            if held is not None:
-                await self.ledger.release(held.reservation)
+    def exchange_ended(self, call_ids: list[str]) -> None:
+        """After an HTTP exchange: what no success or failure callback claims within the grace time
+        is released by the background loop (one queue, not a sleeping task per request)."""
+        self._ended.append((time.monotonic() + UNCLAIMED_GRACE_S, call_ids))
+
+    async def release_unclaimed(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        while self._ended and self._ended[0][0] <= now:
+            for call_id in self._ended.popleft()[1]:
+                held = self._held.pop(call_id, None)
+                if held is not None:
+                    await self.ledger.release(held.reservation)
 
     # -- leases ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -180,8 +188,16 @@ class BudgetAdmission:
             self._task = None
 
     async def _leases(self) -> None:
+        renewed = time.monotonic()
         while True:
-            await asyncio.sleep(RENEW_EVERY_S)
+            await asyncio.sleep(UNCLAIMED_CHECK_S)
+            try:
+                await self.release_unclaimed()
+            except Exception:
+                log.warning("unclaimed reservations not released; retrying", exc_info=True)
+            if time.monotonic() - renewed < RENEW_EVERY_S:
+                continue
+            renewed = time.monotonic()
             try:
                 now = time.monotonic()
                 for call_id, held in list(self._held.items()):
@@ -199,7 +215,6 @@ class ReservationScope:
     def __init__(self, app: ASGIApp, admission: Callable[[], BudgetAdmission | None]) -> None:
         self.app = app
         self.admission = admission
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -213,9 +228,4 @@ class ReservationScope:
             _EXCHANGE_CALLS.reset(token)
             admission = self.admission()
             if calls and admission is not None:
-                self._spawn(admission.exchange_ended(calls))
-
-    def _spawn(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+                admission.exchange_ended(calls)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -101,3 +102,22 @@ async def test_a_call_that_reserved_nothing_is_still_charged_once(pools: tuple[a
     await admission.succeeded({**logged, "litellm_call_id": uuid.uuid4().hex}, None)  # no account: nothing
     state = await Ledger(pools[1]).state(account, settings.period())
     assert state.spend == pytest.approx(0.25) and state.requests == 1 and state.reserved == 0
+
+
+async def test_an_exchange_that_ended_unclaimed_is_released(pools: tuple[asyncpg.Pool, asyncpg.Pool]) -> None:
+    """No success or failure callback claimed the call (a handler without LiteLLM's logging): once the
+    grace time after the exchange has passed, the reservation is released, and only then."""
+    account = f"ledger-{uuid.uuid4().hex[:8]}"
+    store = BudgetSettingsStore(pools[0])
+    await store.put(BudgetSettings(account_id=account, max_budget=1.0), by="test")
+    admission = BudgetAdmission(store, Ledger(pools[0]))
+    call_id = uuid.uuid4().hex
+    await admission.admit(account, {"litellm_call_id": call_id, "model": "unpriced", "messages": []})
+    count = 'SELECT count(*) FROM "Atrium_BudgetReservation" WHERE account_id = $1'
+    assert await pools[1].fetchval(count, account) == 1
+    admission.exchange_ended([call_id])
+    await admission.release_unclaimed()  # within the grace time: still held
+    assert await pools[1].fetchval(count, account) == 1
+    await admission.release_unclaimed(now=time.monotonic() + 3600)
+    assert await pools[1].fetchval(count, account) == 0
+    await admission.succeeded({"litellm_call_id": call_id, "response_cost": 0.0})  # a late callback: nothing
