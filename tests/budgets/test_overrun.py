@@ -173,3 +173,27 @@ def test_an_account_budget_is_never_overrun(
     assert all(r.signature_ok for r in receiver.received)
     assert len(receiver.received) == len(crossed) + 2  # the two 500s were retried
     assert sorted(float(m["Subject"].split("%")[0].split()[-1]) for m in mail.messages) == crossed
+
+
+def test_a_plan_change_applies_on_every_replica_within_two_seconds(replicas: list[ProxyProcess]) -> None:
+    """Entitlements across replicas: a plan assigned through one replica refuses on the other (each of
+    its workers) within 2 s, with 403 entitlement_exceeded."""
+    account = fresh_account(replicas[0])
+    root = httpx.Client(
+        base_url=replicas[0].base_url, headers={"Authorization": f"Bearer {replicas[0].master_key}"}, timeout=30
+    )
+    plan_id = f"nokeys-{account.slug}"
+    assert root.post("/plan/new", json={"plan_id": plan_id, "name": plan_id, "limits": {"max_keys": 0}}).is_success
+    other = httpx.Client(
+        base_url=replicas[1].base_url, headers={"Authorization": f"Bearer {account.admin_key}"}, timeout=30
+    )
+    assert other.post("/key/generate", json={}).status_code == 200  # no plan yet
+    assigned = root.post("/account/plan/assign", json={"account_id": account.account_id, "plan_id": plan_id})
+    assert assigned.status_code == 200, assigned.text
+    changed = time.monotonic()
+    refusals = 0
+    while refusals < 10:  # ten refusals in a row: both workers of the other replica know the plan
+        reply = other.post("/key/generate", json={})
+        refusals = refusals + 1 if reply.status_code == 403 else 0
+        assert time.monotonic() - changed < 2.0 or refusals, reply.text
+    assert reply.json()["error"]["code"] == "entitlement_exceeded"
