@@ -150,6 +150,12 @@ ROUTE_FIELDS: dict[str, dict[str, str | None]] = {
     # Atrium's invitation token is the one-time secret of the link, checked by its handler.
     "/atrium/invitation/accept": {"token": None},
     **{template: {"user_id": None, "user_ids": None} for template in _CUSTOMER_ROUTES},
+    # Atrium's account-level reads: the handler answers an account principal about its own account
+    # only (another account's id or slug: 404) and lets the super admin name any (POST: super admin only).
+    **{
+        template: {"account_id": None}
+        for template in ("/account/budget", "/account/entitlements", "/atrium/audit", "/atrium/audit/export")
+    },
 }
 
 # Per route template: fields that name the object being created. Ids there must not be
