@@ -19,7 +19,7 @@ import pytest
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.tenants import AccountWorld, build_account
 
-TABLES = ("LiteLLM_VerificationToken", "LiteLLM_TeamTable", "LiteLLM_AccessGroupTable")
+TABLES = ("LiteLLM_VerificationToken", "LiteLLM_TeamTable")
 
 
 async def _execute(dsn: str, sql: str, *args: object) -> None:
@@ -30,12 +30,31 @@ async def _execute(dsn: str, sql: str, *args: object) -> None:
         await conn.close()
 
 
-async def _snapshot(dsn: str) -> dict[str, list[str]]:
+async def _snapshot(dsn: str, account_id: str, groups: list[str]) -> dict[str, list[str]]:
+    """This account's keys and teams, the two groups, and which groups exist.
+
+    Scoped to what the refused requests could write: the whole tables also hold other
+    tests' rows, which LiteLLM's batched spend writer may still be updating.
+    """
     conn = await asyncpg.connect(dsn)
     try:
-        return {
-            table: sorted(r["j"] for r in await conn.fetch(f'SELECT to_jsonb(t)::text AS j FROM "{table}" t'))
+        owned = {
+            table: sorted(
+                r["j"]
+                for r in await conn.fetch(
+                    f'SELECT to_jsonb(t)::text AS j FROM "{table}" t WHERE account_id = $1', account_id
+                )
+            )
             for table in TABLES
+        }
+        named = await conn.fetch(
+            'SELECT to_jsonb(t)::text AS j FROM "LiteLLM_AccessGroupTable" t WHERE access_group_id = ANY($1)',
+            groups,
+        )
+        every = await conn.fetch('SELECT access_group_id FROM "LiteLLM_AccessGroupTable"')
+        return owned | {
+            "groups": sorted(r["j"] for r in named),
+            "group ids": sorted(r["access_group_id"] for r in every),
         }
     finally:
         await conn.close()
@@ -79,7 +98,7 @@ def _requests(world: AccountWorld, group: str) -> list[tuple[str, str, dict[str,
 def test_a_tenant_naming_any_access_group_is_refused_and_nothing_changes(
     admin: httpx.Client, world: AccountWorld, groups: list[str], database_url: str
 ) -> None:
-    before = asyncio.run(_snapshot(database_url))
+    before = asyncio.run(_snapshot(database_url, world.account_id, groups))
     wrong: list[str] = []
     for group in groups:
         for method, path, body in _requests(world, group):
@@ -88,7 +107,7 @@ def test_a_tenant_naming_any_access_group_is_refused_and_nothing_changes(
             if code != "field_not_allowed":
                 wrong.append(f"{method} {path} {group} -> {response.status_code} {response.text[:160]}")
     assert not wrong, "\n".join(wrong)
-    assert asyncio.run(_snapshot(database_url)) == before
+    assert asyncio.run(_snapshot(database_url, world.account_id, groups)) == before
 
 
 def test_an_empty_list_is_not_a_reference(admin: httpx.Client) -> None:
