@@ -227,9 +227,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def apply_env_defaults() -> None:
+    """What LiteLLM reads from the environment at import, as Atrium serves it unless the operator
+    set it; before anything imports LiteLLM (a uvicorn worker inherits it)."""
     # The cost map pinned with LiteLLM; no egress at start-up (and no 7 s stall offline).
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    for name, value in litellm.process_env_defaults().items():
+        os.environ.setdefault(name, value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    apply_env_defaults()
     configure_logging(os.environ.get("ATRIUM_LOG_LEVEL", "INFO"))
     args = build_parser().parse_args(argv)
     try:

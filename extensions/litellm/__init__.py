@@ -76,10 +76,12 @@ from extensions.litellm._roles import (
     ROLE_PROXY_ADMIN_VIEWER,
 )
 from extensions.litellm._router import (
+    MODEL_GROUP_CACHE_ENV,
     ObjectRef,
     declared_litellm_params,
     decode_object_id,
     llm_router,
+    process_env_defaults,
     vector_store_registered,
 )
 from extensions.litellm._secrets import (
@@ -135,6 +137,7 @@ __all__ = [
     "CONTRACT",
     "INTERNALS",
     "LEGACY_ENGINE_ATTRIBUTE",
+    "MODEL_GROUP_CACHE_ENV",
     "PROBLEM_MEDIA_TYPE",
     "PROXY_ADMIN_USER_ID",
     "PTU_SENTINEL_API_KEY",
@@ -204,6 +207,7 @@ __all__ = [
     "mint_ui_session",
     "normalise_sql",
     "prisma_client",
+    "process_env_defaults",
     "proxy_app",
     "proxy_error_body",
     "proxy_exception",

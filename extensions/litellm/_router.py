@@ -20,14 +20,27 @@ from extensions.litellm._base import Internal, proxy_server
 
 __all__ = [
     "INTERNALS",
+    "MODEL_GROUP_CACHE_ENV",
     "ObjectRef",
     "declared_litellm_params",
     "decode_object_id",
     "llm_router",
+    "process_env_defaults",
     "vector_store_registered",
 ]
 
+# LiteLLM keeps what it derives per model group (``Router.get_model_group_info``: pricing, limits,
+# the group's deployments) in LRU caches sized by this environment variable, read once at import
+# (64 by default). Atrium multiplies the groups by the accounts (each account's models are groups
+# of their own, ``<account_id>/<name>``), so with more than 64 groups in use every lookup missed and
+# rebuilt the group's info, several times per request; the default Atrium serves with keeps one
+# entry per group for a few thousand groups. An operator's own value wins.
+MODEL_GROUP_CACHE_ENV = "DEFAULT_MAX_LRU_CACHE_SIZE"
+_MODEL_GROUP_CACHE_SIZE = "4096"
+
 INTERNALS: tuple[Internal, ...] = (
+    Internal("litellm.constants", MODEL_GROUP_CACHE_ENV),
+    Internal("litellm.router", "Router._cached_get_model_group_info", ("self", "model_group")),
     # Per-account models (extensions/models): the router each worker reloads from the DB,
     # the deployment filter and the last hook before a provider call.
     Internal("litellm.proxy.proxy_server", "llm_router"),
@@ -64,6 +77,12 @@ INTERNALS: tuple[Internal, ...] = (
         ("self", "vector_store_id"),
     ),
 )
+
+
+def process_env_defaults() -> dict[str, str]:
+    """LiteLLM settings read from the environment at import that Atrium serves with unless the
+    operator set them: ``atrium serve`` applies them before LiteLLM is imported."""
+    return {MODEL_GROUP_CACHE_ENV: _MODEL_GROUP_CACHE_SIZE}
 
 
 def llm_router() -> Any | None:

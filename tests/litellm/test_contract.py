@@ -332,3 +332,25 @@ def test_end_user_is_read_from_headers_first_then_body_fields() -> None:
 
 def test_end_user_header_names_include_the_standard_customer_headers() -> None:
     assert {"x-litellm-customer-id", "x-litellm-end-user-id"} <= adapter.end_user_header_names()
+
+
+def test_litellm_sizes_its_model_group_caches_from_the_variable_atrium_sets() -> None:
+    """``atrium serve`` raises LiteLLM's per-group LRU size; the knob must still be the one LiteLLM reads."""
+    env = {**os.environ, adapter.MODEL_GROUP_CACHE_ENV: "321", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    code = "from litellm.router import Router; print(Router._cached_get_model_group_info.cache_parameters()['maxsize'])"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "321"
+
+
+def test_atrium_serves_with_large_model_group_caches_unless_the_operator_chose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from extensions.cli import apply_env_defaults
+
+    monkeypatch.delenv(adapter.MODEL_GROUP_CACHE_ENV, raising=False)
+    apply_env_defaults()
+    assert int(os.environ[adapter.MODEL_GROUP_CACHE_ENV]) >= 1024
+    monkeypatch.setenv(adapter.MODEL_GROUP_CACHE_ENV, "77")
+    apply_env_defaults()
+    assert os.environ[adapter.MODEL_GROUP_CACHE_ENV] == "77"
