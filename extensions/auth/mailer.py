@@ -15,7 +15,7 @@ import aiosmtplib
 
 from extensions.auth.errors import MailFailed
 
-__all__ = ["SmtpSettings", "send_invitation", "smtp_settings"]
+__all__ = ["SmtpSettings", "send_invitation", "send_mail", "smtp_settings"]
 
 
 @dataclass(frozen=True)
@@ -58,9 +58,24 @@ def smtp_settings(account_settings: dict[str, Any] | None = None) -> SmtpSetting
     )
 
 
+async def send_mail(settings: SmtpSettings, message: EmailMessage, *, timeout_s: float = 10) -> None:
+    """Every mail Atrium sends (invitations, budget alerts) goes out here, from ``settings.sender``.
+
+    Raises aiosmtplib's errors and ``OSError``: each sender decides what a failure means."""
+    message["From"] = settings.sender
+    await aiosmtplib.send(
+        message,
+        hostname=settings.host,
+        port=settings.port,
+        username=settings.user,
+        password=settings.password,
+        start_tls=settings.starttls,
+        timeout=timeout_s,
+    )
+
+
 async def send_invitation(settings: SmtpSettings, *, to: str, account_name: str, link: str, hours: float) -> None:
     message = EmailMessage()
-    message["From"] = settings.sender
     message["To"] = to
     message["Subject"] = f"You are invited to {account_name}"
     message.set_content(
@@ -68,15 +83,7 @@ async def send_invitation(settings: SmtpSettings, *, to: str, account_name: str,
         f"Accept the invitation (the link works once and expires in {hours:g} hours):\n{link}\n"
     )
     try:
-        await aiosmtplib.send(
-            message,
-            hostname=settings.host,
-            port=settings.port,
-            username=settings.user,
-            password=settings.password,
-            start_tls=settings.starttls,
-            timeout=10,
-        )
+        await send_mail(settings, message)
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise MailFailed(
             f"the invitation mail to {to} could not be sent ({type(exc).__name__})",

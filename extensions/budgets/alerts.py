@@ -32,6 +32,7 @@ import asyncpg
 
 from extensions.budgets.alert_config import AlertConfig, AlertConfigStore
 from extensions.budgets.delivery import Attempt, Delivery, Sender
+from extensions.budgets.periods import db_time
 
 __all__ = ["RETRY_BASE_ENV", "BudgetAlerts", "RetryPolicy", "alert_history"]
 
@@ -97,11 +98,6 @@ class RetryPolicy:
         return float(min(self.cap_s, self.base_s * 2 ** max(0, attempts - 1)))
 
 
-def _naive_utc(moment: datetime) -> datetime:
-    """The columns are TIMESTAMP (UTC, as Prisma writes them)."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
 
@@ -161,7 +157,7 @@ class BudgetAlerts:
         Never raises: an alert must not fail the request that settled. A claim that could not be
         written is tried again at the next settlement.
         """
-        start, end = _naive_utc(period_start), _naive_utc(period_end)
+        start, end = db_time(period_start), db_time(period_end)
         new = [t for t in _crossed(spend, max_budget, thresholds) if (account_id, start, t) not in self._known]
         if not new:
             return

@@ -22,7 +22,7 @@ from typing import Any, Final
 import aiosmtplib
 import httpx
 
-from extensions.auth.mailer import smtp_settings
+from extensions.auth.mailer import send_mail, smtp_settings
 from extensions.budgets.alert_config import AlertConfig, AlertConfigStore
 from extensions.egress.transport import guarded_transport
 from extensions.errors import AtriumError
@@ -132,7 +132,6 @@ class Sender:
         smtp = smtp_settings(settings)
         p = delivery.payload
         message = EmailMessage()
-        message["From"] = smtp.sender
         message["To"] = delivery.target
         message["Subject"] = f"Budget alert: {row['name']} reached {float(p['threshold']):g}% of its budget"
         message["X-Atrium-Delivery"] = delivery.id
@@ -143,13 +142,5 @@ class Sender:
             f"crossing the {float(p['threshold']):g}% alert threshold.\n\n"
             f"Alert id: {delivery.alert_id}\nPeriod: {p['period_start']} to {p['period_end']} (UTC)\n"
         )
-        await aiosmtplib.send(
-            message,
-            hostname=smtp.host,
-            port=smtp.port,
-            username=smtp.user,
-            password=smtp.password,
-            start_tls=smtp.starttls,
-            timeout=SEND_TIMEOUT_S,
-        )
+        await send_mail(smtp, message, timeout_s=SEND_TIMEOUT_S)
         return Attempt(True)

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
 import asyncpg
 
-from extensions.budgets.periods import Period
+from extensions.budgets.periods import Period, db_time
 
 __all__ = ["LEASE_S", "Ledger", "PeriodState", "Reservation"]
 
@@ -83,11 +83,6 @@ SELECT spend, reserved, requests FROM "Atrium_BudgetPeriod" WHERE account_id = $
 """
 
 
-def _naive(value: datetime) -> datetime:
-    """UTC without zone, at the columns' millisecond precision (a period is found by its start)."""
-    return value.astimezone(UTC).replace(tzinfo=None, microsecond=value.microsecond // 1000 * 1000)
-
-
 @dataclass(frozen=True)
 class Reservation:
     id: str
@@ -109,9 +104,9 @@ class Ledger:
         self._opened: set[tuple[str, datetime]] = set()
 
     async def _open(self, account_id: str, period: Period) -> datetime:
-        start = _naive(period.start)
+        start = db_time(period.start)
         if (account_id, start) not in self._opened:
-            await self.pool.execute(_OPEN_PERIOD, account_id, start, _naive(period.end))
+            await self.pool.execute(_OPEN_PERIOD, account_id, start, db_time(period.end))
             self._opened.add((account_id, start))
         return start
 
@@ -148,7 +143,7 @@ class Ledger:
         return len(await self.pool.fetch(_SWEEP))
 
     async def state(self, account_id: str, period: Period) -> PeriodState:
-        row = await self.pool.fetchrow(_STATE, account_id, _naive(period.start))
+        row = await self.pool.fetchrow(_STATE, account_id, db_time(period.start))
         if row is None:
             return PeriodState(0.0, 0.0, 0)
         return PeriodState(float(row["spend"]), float(row["reserved"]), int(row["requests"]))

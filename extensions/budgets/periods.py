@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from extensions.errors import RequestError, echo
 
-__all__ = ["CALENDAR_MONTH", "Period", "check_duration", "check_timezone", "period_at"]
+__all__ = ["CALENDAR_MONTH", "Period", "check_duration", "check_timezone", "db_time", "period_at"]
 
 CALENDAR_MONTH: Final = "calendar_month"
 _DURATION: Final = re.compile(r"^([1-9][0-9]{0,5})([smhdw])$")
@@ -70,3 +70,10 @@ def period_at(now: datetime, *, duration: str | None, anchor: datetime, timezone
     elapsed = max(now - anchor, timedelta(0))
     start = anchor + (elapsed // length) * length
     return Period(start.astimezone(UTC), (start + length).astimezone(UTC))
+
+
+def db_time(moment: datetime) -> datetime:
+    """A moment as the budget tables store it: UTC without zone (TIMESTAMP(3), as Prisma writes), at
+    millisecond precision, so a period row is found again by its start."""
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment
+    return utc.replace(tzinfo=None, microsecond=utc.microsecond // 1000 * 1000)

@@ -17,7 +17,7 @@ from typing import Any, Final, Literal
 
 import asyncpg
 
-from extensions.budgets.periods import CALENDAR_MONTH, Period, period_at
+from extensions.budgets.periods import CALENDAR_MONTH, Period, db_time, period_at
 from extensions.budgets.plans import entitlements_of
 from extensions.tenancy.accounts.invalidation import InvalidationBus
 
@@ -70,10 +70,6 @@ class BudgetSettings:
 
 def _aware(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-def _naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None, microsecond=value.microsecond // 1000 * 1000)
 
 
 def _from_row(row: asyncpg.Record) -> BudgetSettings:
@@ -164,7 +160,7 @@ class BudgetSettingsStore:
             settings.overage_amount,
             settings.overage_percent,
             settings.mode,
-            _naive(settings.anchor),
+            db_time(settings.anchor),
             by,
         )
         stored = _from_row(row)
