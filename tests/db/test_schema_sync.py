@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from extensions.db.schema_sync import build_root_schema
 from extensions.litellm import litellm_schema_path
@@ -24,6 +29,41 @@ def _blocks(text: str) -> dict[str, list[str]]:
 def test_root_schema_is_what_the_sync_produces() -> None:
     wanted = build_root_schema(litellm_schema_path().read_text(), (ROOT / "prisma" / "atrium.prisma").read_text())
     assert ROOT_SCHEMA.read_text() == wanted, "schema.prisma is stale: run scripts/sync_schema.py"
+
+
+# Prisma's own schema validator (the WebAssembly build the offline engine installs): the client
+# generation of a fresh clone is otherwise the first thing to notice a merge that lost a brace.
+_VALIDATE = """
+const wasm = require('@prisma/prisma-schema-wasm');
+const text = require('fs').readFileSync(process.argv[1], 'utf8');
+try { wasm.validate(JSON.stringify({prismaSchema: [['schema.prisma', text]], noColorErrors: true})); }
+catch (e) { process.stdout.write(String(e.message || e)); process.exit(1); }
+"""
+
+
+def _prisma_validate(schema: Path) -> str | None:
+    """None when Prisma accepts ``schema``, else its error."""
+    node = shutil.which("node")
+    engine = ROOT / "prisma" / "engine"
+    if node is None or not (engine / "node_modules" / "@prisma" / "prisma-schema-wasm").is_dir():
+        pytest.skip("Node.js and prisma/engine/node_modules (make install) are needed to validate the schema")
+    done = subprocess.run([node, "-e", _VALIDATE, str(schema)], cwd=engine, capture_output=True, text=True, timeout=120)
+    if done.returncode == 0:
+        return None
+    try:
+        return str(json.loads(done.stdout)["message"])
+    except (ValueError, KeyError):
+        return done.stdout + done.stderr
+
+
+def test_root_schema_is_valid_prisma(tmp_path: Path) -> None:
+    assert _prisma_validate(ROOT_SCHEMA) is None
+    # The same check refuses the schema with one closing brace lost.
+    broken = tmp_path / "schema.prisma"
+    text = ROOT_SCHEMA.read_text()
+    cut = text.index("\n}\n", text.index("model Atrium_"))
+    broken.write_text(text[:cut] + "\n" + text[cut + 2 :])
+    assert _prisma_validate(broken) is not None
 
 
 def test_root_schema_is_a_superset_of_litellms() -> None:
