@@ -29,6 +29,7 @@ from extensions.budgets.alerts import BudgetAlerts
 from extensions.budgets.entitlements import EntitlementLimits
 from extensions.budgets.ledger import Ledger
 from extensions.budgets.settings import BudgetSettingsStore
+from extensions.budgets.tokens import MonthlyTokens
 from extensions.logs import configure_logging
 from extensions.models.masking import ModelNameMasking
 from extensions.models.provider_objects import ProviderObjects
@@ -124,6 +125,7 @@ async def _start() -> None:
         runtime.budget_alerts.start()
         runtime.budgets = BudgetAdmission(runtime.budget_settings, Ledger(runtime.pool), runtime.budget_alerts)
         runtime.budgets.start()
+        runtime.monthly_tokens = MonthlyTokens(runtime.pool)
     runtime.prisma_wrapped = litellm.wrap_prisma_db(ScopedPrisma)
     runtime.started = True
     log.info("atrium started", extra={"pid": os.getpid(), "prisma_wrapped": runtime.prisma_wrapped})
@@ -133,6 +135,7 @@ async def _stop() -> None:
     if runtime.bus is not None:
         await runtime.bus.stop()
         runtime.bus = None
+    runtime.monthly_tokens = None
     if runtime.budgets is not None:
         await runtime.budgets.stop()
         runtime.budgets = None

@@ -33,6 +33,8 @@ class AtriumCallback(custom_logger_class()):  # type: ignore[misc]
         account_id = _account_id()
         if account_id is not None:
             await admit_request(account_id)  # the account's plan RPM/TPM (LiteLLM's 429 past it)
+            if runtime.monthly_tokens is not None:
+                await runtime.monthly_tokens.admit(account_id)  # the plan's tokens_monthly
             # Last: the worst case is priced on the account's own deployment, after every other refusal.
             if runtime.budgets is not None:
                 await runtime.budgets.admit(account_id, pinned)
@@ -61,7 +63,10 @@ class AtriumCallback(custom_logger_class()):  # type: ignore[misc]
         if runtime.budgets is not None:
             await runtime.budgets.succeeded(kwargs, account_id)
         if account_id is not None:
-            await record_usage(account_id, _total_tokens(kwargs, response_obj))
+            tokens = _total_tokens(kwargs, response_obj)
+            await record_usage(account_id, tokens)
+            if runtime.monthly_tokens is not None:
+                await runtime.monthly_tokens.record(account_id, tokens)
 
     async def async_post_call_failure_hook(
         self, request_data: dict[str, Any], original_exception: Exception, user_api_key_dict: Any, **_: Any

@@ -21,6 +21,7 @@ class Runtime:
     budgets: Any = None  # BudgetAdmission
     budget_settings: Any = None  # BudgetSettingsStore
     budget_alerts: Any = None  # BudgetAlerts: the ledger calls settled(), its loop sends
+    monthly_tokens: Any = None  # MonthlyTokens: the plan's tokens_monthly
 
     def require_pool(self, feature: str) -> Any:
         """The asyncpg pool, or a clear error naming the feature that needs it."""
