@@ -135,6 +135,15 @@ def test_every_answer_carries_exactly_one_request_id(
         "404": anonymous.get(f"/no-such-path-{uuid.uuid4().hex}", headers={"x-request-id": "rid-404"}),
         "401": anonymous.get("/key/list", headers={"x-request-id": "rid-401"}),
         "public": anonymous.get("/health/liveliness", headers={"x-request-id": "rid-public"}),
+        # Passed on by the account middleware untouched (no credentials): only the outer layer stamps it.
+        "CORS preflight": anonymous.options(
+            "/v1/chat/completions",
+            headers={
+                "origin": "http://app.example",
+                "access-control-request-method": "POST",
+                "x-request-id": "rid-cors",
+            },
+        ),
     }
     assert answers["refusal"].status_code == 403 and answers["404"].status_code == 404
     for what, answer in answers.items():
