@@ -34,6 +34,7 @@ from extensions.logs import configure_logging
 from extensions.models.masking import ModelNameMasking
 from extensions.models.provider_objects import ProviderObjects
 from extensions.observability.gateway_counts import GatewayCounts
+from extensions.observability.tracing import Identity, RequestTracing, emit
 from extensions.routes.accounts import get_accounts_router
 from extensions.routes.audit import get_audit_router
 from extensions.routes.budget_alerts import get_budget_alerts_router
@@ -41,6 +42,7 @@ from extensions.routes.budgets import get_budgets_router
 from extensions.routes.errors import install_error_handlers
 from extensions.routes.identity import get_identity_router
 from extensions.routes.invitations import get_invitations_router
+from extensions.routes.metrics import get_metrics_router
 from extensions.routes.plans import get_plans_router
 from extensions.routes.replacements import Replacements
 from extensions.routes.sso_config import get_sso_config_router
@@ -61,6 +63,7 @@ from extensions.tenancy.request.checks import (
 )
 from extensions.tenancy.request.context import Principal, system_context
 from extensions.tenancy.request.middleware import AccountMiddleware
+from extensions.tenancy.request.request_ids import RequestIdMiddleware
 from extensions.tenancy.request.resolution import TenantResolver
 
 # The isolation checks the middleware runs, in the order the isolation suites test (why this
@@ -84,6 +87,8 @@ log = logging.getLogger("atrium.app")
 GATEWAY_COUNTS = GatewayCounts()
 # This worker's audit capture (the middleware writes entries once a database is there).
 AUDIT = AuditCapture()
+# Atrium's stages in LiteLLM's traces (records only when LiteLLM's otel callback is on).
+TRACING = RequestTracing()
 _PRUNER: list[Pruner] = []
 
 
@@ -91,6 +96,9 @@ def _answered(principal: Principal, scope: Scope, status_code: int) -> None:
     """The account middleware's report of each answer: metering and the audit's principal."""
     AUDIT.answered(principal, scope, status_code)
     GATEWAY_COUNTS.answered(principal, scope, status_code)
+    # Routes without LiteLLM's pre-call hook (management, Atrium's): the stages go out now, under
+    # LiteLLM's request span if its auth started one. A no-op when the hook already emitted them.
+    emit(litellm.request_span_of_scope(scope), Identity(principal.account_id))
 
 
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
@@ -187,9 +195,11 @@ def install(app: FastAPI) -> FastAPI:
         replacements=Replacements(),
         routed=lambda scope: _routed(app, scope),
         answered=_answered,
+        tracing=TRACING,
     )
     # Outside the account middleware: sees its refusals too, and writes each entry before the answer leaves.
     app.add_middleware(AuditMiddleware, policy=load_policy(), capture=AUDIT)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every answer carries the request id
     install_error_handlers(app)
     app.include_router(get_status_router())
     app.include_router(get_accounts_router())
@@ -200,6 +210,7 @@ def install(app: FastAPI) -> FastAPI:
     app.include_router(get_budget_alerts_router())
     app.include_router(get_plans_router())
     app.include_router(get_audit_router())
+    app.include_router(get_metrics_router())
     app.router.lifespan_context = _wrap_lifespan(app.router.lifespan_context)
     app.state.atrium_installed = True
     return app

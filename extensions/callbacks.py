@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from extensions import litellm
 from extensions.budgets.rate_limits import admit_request, record_usage
 from extensions.egress.deployments import check_deployment_address
 from extensions.litellm import custom_logger_class
+from extensions.logs import request_id_var
 from extensions.models import guard
 from extensions.models.request_refs import check_request_references
+from extensions.observability import spend_metadata
+from extensions.observability.tracing import Identity, child_span, emit
 from extensions.runtime import runtime
 from extensions.tenancy.request.context import peek_principal
 
@@ -18,6 +22,8 @@ __all__ = ["AtriumCallback", "atrium_callback"]
 class AtriumCallback(custom_logger_class()):  # type: ignore[misc]
     """Pins every model call to the caller's account (extensions/models/guard.py).
 
+    Puts the request id and account into the metadata LiteLLM writes to the spend log and reads
+    its Prometheus labels from, and Atrium's work into LiteLLM's trace (docs/observability.md).
     Also counts successes so ``/atrium/status`` can prove it is live in each worker.
     """
 
@@ -28,16 +34,23 @@ class AtriumCallback(custom_logger_class()):  # type: ignore[misc]
     async def async_pre_call_hook(
         self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: Any
     ) -> dict[str, Any]:
-        check_request_references(data)  # no server-side references or callback settings in the body
-        pinned = guard.pin_request(data)
         account_id = _account_id()
+        spend_metadata.stamp(data, request_id_var.get(), account_id)  # first: refusals below carry it too
+        parent = litellm.request_span(user_api_key_dict)
+        identity = Identity(account_id, *litellm.key_identity(user_api_key_dict))
+        emit(parent, identity)  # the middleware's stages, now that LiteLLM's request span exists
+        with child_span(parent, "atrium.model_guard", identity):
+            check_request_references(data)  # no server-side references or callback settings in the body
+            pinned = guard.pin_request(data)
         if account_id is not None:
-            await admit_request(account_id)  # the account's plan RPM/TPM (LiteLLM's 429 past it)
-            if runtime.monthly_tokens is not None:
-                await runtime.monthly_tokens.admit(account_id)  # the plan's tokens_monthly
+            with child_span(parent, "atrium.rate_limits", identity):
+                await admit_request(account_id)  # the account's plan RPM/TPM (LiteLLM's 429 past it)
+                if runtime.monthly_tokens is not None:
+                    await runtime.monthly_tokens.admit(account_id)  # the plan's tokens_monthly
             # Last: the worst case is priced on the account's own deployment, after every other refusal.
             if runtime.budgets is not None:
-                await runtime.budgets.admit(account_id, pinned)
+                with child_span(parent, "atrium.budget_admission", identity):
+                    await runtime.budgets.admit(account_id, pinned)
         return pinned
 
     async def async_filter_deployments(

@@ -1,4 +1,4 @@
-"""The LiteLLM config Atrium serves: the user's config (or a demo) plus Atrium's callback."""
+"""The LiteLLM config Atrium serves: the user's config (or a demo) plus Atrium's callback and metrics label."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from extensions.errors import ConfigurationError
 __all__ = ["CALLBACK_PATH", "DEMO_MODEL", "effective_config", "write_effective_config"]
 
 CALLBACK_PATH = "extensions.callbacks.atrium_callback"
+# The litellm_settings entry that gives LiteLLM's Prometheus series the account label
+# (extensions/litellm/_observability.py; spelled here to keep this module free of LiteLLM imports).
+PROMETHEUS_LABEL_SETTING = "metadata.atrium_account_id"
 
 DEMO_MODEL: dict[str, Any] = {
     "model_name": "demo",
@@ -43,6 +46,11 @@ def effective_config(user_config: Path | None) -> dict[str, Any]:
     if CALLBACK_PATH not in callbacks:
         callbacks.append(CALLBACK_PATH)
     litellm_settings["callbacks"] = callbacks
+    # The account label of LiteLLM's Prometheus series (harmless without its prometheus callback).
+    labels = list(litellm_settings.get("custom_prometheus_metadata_labels") or [])
+    if PROMETHEUS_LABEL_SETTING not in labels:
+        labels.append(PROMETHEUS_LABEL_SETTING)
+    litellm_settings["custom_prometheus_metadata_labels"] = labels
     general = config.setdefault("general_settings", {}) or {}
     config["general_settings"] = general
     general.setdefault("master_key", "os.environ/LITELLM_MASTER_KEY")

@@ -9,6 +9,10 @@ process (httpx, HTTP/1.1 keep-alive, fixed concurrency) driving non-streaming
 ``/v1/chat/completions`` with a virtual key generated on each proxy (on Atrium, a key of an
 account created for the run: the tenant path); rounds alternate vanilla, atrium, vanilla, ...
 so machine noise hits both alike. Only 200 responses count.
+
+``--observability`` turns on LiteLLM's own ``otel`` (OTLP/HTTP to a loopback receiver that only
+counts) and ``prometheus`` callbacks on both proxies: Atrium with its audit log, spans and account
+labels against vanilla with the same callbacks (docs/observability.md).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import httpx
 from extensions import litellm
 from extensions.prisma_engine import select_engine
 from extensions.testing.fake_upstream import free_port
+from extensions.testing.otlp import OtlpReceiver
 from extensions.testing.processes import ProcessExited, stop_process, wait_until_answering
 from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.services import create_migrated_database, drop_database
@@ -230,17 +235,39 @@ def start_upstream(port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("fake upstream did not start")
 
 
+def observed(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with LiteLLM's own OpenTelemetry and Prometheus callbacks on."""
+    settings = dict(config.get("litellm_settings") or {})
+    settings["callbacks"] = [*(settings.get("callbacks") or []), "otel", "prometheus"]
+    return {**config, "litellm_settings": settings}
+
+
+def otel_env(sink: OtlpReceiver | None) -> dict[str, str]:
+    return {} if sink is None else {"OTEL_EXPORTER": "otlp_http", "OTEL_ENDPOINT": sink.endpoint}
+
+
 def make_proxies(
-    workdir: Path, dsn: str, workload: Workload, workers: int, redis_url: str | None = None
+    workdir: Path,
+    dsn: str,
+    workload: Workload,
+    workers: int,
+    redis_url: str | None = None,
+    sink: OtlpReceiver | None = None,
 ) -> dict[str, ProxyProcess]:
-    vanilla = vanilla_proxy(workdir, database_url=dsn, master_key=MASTER_KEY, config=workload.config, workers=workers)
+    """Both proxies; with ``sink``, both with LiteLLM's otel (exporting to it) and prometheus callbacks."""
+    config, atrium_config = workload.config, workload.atrium_config
+    if sink is not None:
+        config, atrium_config = observed(config), observed(atrium_config)
+    vanilla = vanilla_proxy(
+        workdir, database_url=dsn, master_key=MASTER_KEY, config=config, workers=workers, extra_env=otel_env(sink)
+    )
     atrium = ProxyProcess(
         workdir,
         database_url=dsn,
         master_key=MASTER_KEY,
-        config=workload.atrium_config,
+        config=atrium_config,
         # The bench's upstream is on loopback, which the egress policy refuses for account models.
-        extra_env={**COMMON_ENV, "ATRIUM_EGRESS_ALLOW": "127.0.0.1"},
+        extra_env={**COMMON_ENV, "ATRIUM_EGRESS_ALLOW": "127.0.0.1", **otel_env(sink)},
         workers=workers,
         redis_url=redis_url,  # the per-account RPM/TPM windows (--budgets)
     )
@@ -446,13 +473,14 @@ def main(argv: list[str] | None = None) -> int:
     dsn = asyncio.run(create_migrated_database(server_dsn, "bench_overhead"))
     upstream: subprocess.Popen[bytes] | None = None
     proxies: dict[str, ProxyProcess] = {}
+    sink = OtlpReceiver(keep=False).start() if args.observability else None
     tmp = tempfile.TemporaryDirectory(prefix="bench-overhead-")
     try:
         port = free_port()
         upstream = start_upstream(port)
         workload = build_workload(f"http://127.0.0.1:{port}/v1", args.accounts, args.models_per_account)
         redis_url = (args.redis_url or os.environ.get("REDIS_URL")) if args.budgets else None
-        proxies = make_proxies(Path(tmp.name), dsn, workload, args.workers, redis_url)
+        proxies = make_proxies(Path(tmp.name), dsn, workload, args.workers, redis_url, sink)
         print(f"starting both proxies (database {dsn.rsplit('/', 1)[1]})", file=sys.stderr, flush=True)
         with ThreadPoolExecutor(max_workers=2) as pool:
             for future in [pool.submit(p.start) for p in proxies.values()]:
@@ -475,7 +503,11 @@ def main(argv: list[str] | None = None) -> int:
             upstream.wait(timeout=10)
         asyncio.run(drop_database(server_dsn, dsn))
         tmp.cleanup()
+        if sink is not None:
+            sink.stop()
     print(render(stats, args, len(workload.config["model_list"]), len(workload.key_models)))
+    if sink is not None:
+        print(f"observability: otel + prometheus on both; {sink.count} OTLP export batches received")
     if args.json:
         payload = {"settings": vars(args), "cpus": os.cpu_count(), "results": as_json(stats)}
         Path(args.json).write_text(json.dumps(payload, indent=2))
@@ -524,6 +556,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="give each Atrium account a budget and a plan with RPM/TPM limits (never reached)",
     )
     add("--redis-url", help="with --budgets: the Redis of Atrium's RPM/TPM windows (default: env REDIS_URL)")
+    add(
+        "--observability",
+        action="store_true",
+        help="both proxies with LiteLLM's otel (OTLP/HTTP to a local sink) and prometheus callbacks; "
+        "Atrium adds its spans and account labels (its audit log is always on)",
+    )
     add("--json", metavar="PATH", help="also write the results as JSON to PATH")
     return parser
 

@@ -10,7 +10,8 @@ Each private module covers one concern and lists the internals it touches in its
 ``_usage`` (usage analytics bounds and markers Atrium's daily-activity replacements mirror),
 ``_lists`` (LiteLLM's list framework, for account-scoped lists), ``_users`` (the admin view of
 ``/user/info``), ``_catalog`` (the packaged model cost map apart from runtime registrations), ``_limits``
-(LiteLLM's rate-limit refusal) and
+(LiteLLM's rate-limit refusal), ``_observability`` (its OpenTelemetry and Prometheus
+integrations) and
 ``_prisma`` (the engine attribute LiteLLM writes on the Prisma client).
 This module only hands on the names other modules use.
 """
@@ -66,6 +67,17 @@ from extensions.litellm._lists import (
     public_errors,
     query_problem,
     unknown_query_problem,
+)
+from extensions.litellm._observability import (
+    ACCOUNT_METADATA_FIELD,
+    PROMETHEUS_ACCOUNT_LABEL,
+    PROMETHEUS_LABEL_SETTING,
+    SPEND_LOGS_METADATA,
+    key_identity,
+    prometheus_label_name,
+    proxy_tracer,
+    request_span,
+    request_span_of_scope,
 )
 from extensions.litellm._prisma import LEGACY_ENGINE_ATTRIBUTE, accept_legacy_engine_attribute
 from extensions.litellm._roles import (
@@ -134,11 +146,14 @@ from extensions.litellm._usage import (
 from extensions.litellm._users import admin_user_info
 
 __all__ = [
+    "ACCOUNT_METADATA_FIELD",
     "CONTRACT",
     "INTERNALS",
     "LEGACY_ENGINE_ATTRIBUTE",
     "MODEL_GROUP_CACHE_ENV",
     "PROBLEM_MEDIA_TYPE",
+    "PROMETHEUS_ACCOUNT_LABEL",
+    "PROMETHEUS_LABEL_SETTING",
     "PROXY_ADMIN_USER_ID",
     "PTU_SENTINEL_API_KEY",
     "REVIEWED_STATEMENTS",
@@ -146,6 +161,7 @@ __all__ = [
     "ROLE_INTERNAL_USER_VIEWER",
     "ROLE_PROXY_ADMIN",
     "ROLE_PROXY_ADMIN_VIEWER",
+    "SPEND_LOGS_METADATA",
     "TAG_ANALYTICS_MAX_DAYS",
     "TAG_ANALYTICS_MAX_MONTHS",
     "TAG_ANALYTICS_MAX_TAGS",
@@ -200,6 +216,7 @@ __all__ = [
     "is_proxy_exception",
     "issued_sql",
     "iter_routes",
+    "key_identity",
     "list_budgets",
     "litellm_schema_path",
     "llm_router",
@@ -208,10 +225,12 @@ __all__ = [
     "normalise_sql",
     "prisma_client",
     "process_env_defaults",
+    "prometheus_label_name",
     "proxy_app",
     "proxy_error_body",
     "proxy_exception",
     "proxy_exception_body",
+    "proxy_tracer",
     "public_errors",
     "query_key_allowed",
     "query_key_wins",
@@ -219,6 +238,8 @@ __all__ = [
     "rate_limit_error",
     "rendered_sql",
     "request_models",
+    "request_span",
+    "request_span_of_scope",
     "response_cost",
     "reviewed_statement",
     "route_dependants",

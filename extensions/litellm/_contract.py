@@ -23,6 +23,7 @@ from extensions.litellm import (
     _gateway,
     _limits,
     _lists,
+    _observability,
     _prisma,
     _roles,
     _router,
@@ -75,6 +76,7 @@ INTERNALS: tuple[Internal, ...] = (
     *_gateway.INTERNALS,
     *_budgets.INTERNALS,
     *_limits.INTERNALS,
+    *_observability.INTERNALS,
 )
 
 

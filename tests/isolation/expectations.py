@@ -69,10 +69,11 @@ EXCEPTIONS: list[Rule] = [
     ),
     rule(
         "own",
-        r"GET /(atrium/(invitation/list|sso/config|audit(/export)?)|credentials(/.*)?|account/budget/alerts(/config)?)",
+        r"GET /(atrium/(invitation/list|sso/config|audit(/export)?|metrics)|credentials(/.*)?"
+        r"|account/budget/alerts(/config)?)",
         NOT_ADMINS,
         {403},
-        "Atrium: account admins only (sign-in, invitations, credentials, budget alerts, audit log)",
+        "Atrium: account admins only (sign-in, invitations, credentials, budget alerts, audit log, metrics)",
     ),
     rule("own", r"GET /account/budget", MEMBERS, {403}, "Atrium: the account's admins and viewers read its budget"),
     rule(

@@ -154,7 +154,13 @@ ROUTE_FIELDS: dict[str, dict[str, str | None]] = {
     # only (another account's id or slug: 404) and lets the super admin name any (POST: super admin only).
     **{
         template: {"account_id": None}
-        for template in ("/account/budget", "/account/entitlements", "/atrium/audit", "/atrium/audit/export")
+        for template in (
+            "/account/budget",
+            "/account/entitlements",
+            "/atrium/audit",
+            "/atrium/audit/export",
+            "/atrium/metrics",
+        )
     },
 }
 

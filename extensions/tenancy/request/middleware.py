@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
 
 from starlette.datastructures import Headers
@@ -39,6 +40,7 @@ __all__ = [
     "AnonymousResolver",
     "Replacements",
     "Resolver",
+    "Tracing",
     "error_response",
 ]
 
@@ -57,6 +59,21 @@ class Replacements(Protocol):
     @property
     def handlers(self) -> frozenset[str]: ...
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+
+
+class Tracing(Protocol):
+    """Times the middleware's stages for the request's trace (extensions/observability/tracing.py)."""
+
+    def request(self) -> AbstractContextManager[None]: ...
+    def stage(self, name: str) -> AbstractContextManager[None]: ...
+
+
+class _NoTracing:
+    def request(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def stage(self, name: str) -> AbstractContextManager[None]:
+        return nullcontext()
 
 
 class AnonymousResolver:
@@ -104,8 +121,10 @@ class AccountMiddleware:
         resolver_factory: Callable[[], Resolver | None] | None = None,
         routed: Callable[[Scope], bool] | None = None,
         answered: Callable[[Principal, Scope, int], None] | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.app = app
+        self.tracing: Tracing = tracing or _NoTracing()
         # Whether any route of the app matches the request's path (None: assume one does).
         self._routed = routed
         # Told the status of every HTTP answer with the principal it was decided for (metering).
@@ -127,13 +146,15 @@ class AccountMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        request_id = request_id_from(headers)
+        # RequestIdMiddleware (outermost) chose the id and answers with it; alone, choose it here.
+        request_id = request_id_var.get() or request_id_from(headers)
         rid_token = request_id_var.set(request_id)
         raw_token = raw_sql_reviewed.set(False)
         refusals = RequestRefusals()
         refusals_token = request_refusals.set(refusals)
         try:
-            await self._dispatch(scope, receive, send, headers, request_id, refusals)
+            with self.tracing.request():
+                await self._dispatch(scope, receive, send, headers, request_id, refusals)
         finally:
             request_refusals.reset(refusals_token)
             raw_sql_reviewed.reset(raw_token)
@@ -152,7 +173,8 @@ class AccountMiddleware:
         """The request's decision, or None once a resolution error has been answered."""
         path = _route_path(scope)
         try:
-            principal = await self.resolver.resolve(scope, headers)
+            with self.tracing.stage("atrium.resolve_account"):
+                principal = await self.resolver.resolve(scope, headers)
         except AtriumError as exc:
             # A stale UI session cookie (say of a suspended account) must not lock its holder out
             # of the login pages. A key sent in a header or query is still refused: some public
@@ -162,7 +184,8 @@ class AccountMiddleware:
                 return anonymous
             await self._refuse(scope, send, exc, request_id)
             return None
-        return self.policy.decide(method, path, principal)
+        with self.tracing.stage("atrium.route_policy"):
+            return self.policy.decide(method, path, principal)
 
     async def _dispatch(
         self, scope: Scope, receive: Receive, send: Send, headers: Headers, request_id: str, refusals: RequestRefusals
@@ -193,7 +216,8 @@ class AccountMiddleware:
                 if not check.applies(exchange):
                     continue
                 try:
-                    reply = await check.run(exchange)
+                    with self.tracing.stage(f"atrium.check.{type(check).__name__}"):
+                        reply = await check.run(exchange)
                 except AtriumError as exc:
                     await self._refuse(scope, send, exc, request_id)
                     return
