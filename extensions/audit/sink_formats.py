@@ -27,6 +27,7 @@ SCOPE: Final = "atrium.audit"
 _STRING_ATTRIBUTES: Final = (
     "id",
     "account_id",
+    "time",
     "hash",
     "prev_hash",
     "request_id",

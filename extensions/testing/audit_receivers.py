@@ -177,5 +177,7 @@ class JsonBulkReceiver(_Receiver):
             for action, document in zip(lines[::2], lines[1::2], strict=True):
                 self.actions.append(action)
                 self.records.append(document)
-            return 200, json.dumps({"errors": False, "items": [{"index": {"status": 201}}] * (len(lines) // 2)}).encode()
+            return 200, json.dumps(
+                {"errors": False, "items": [{"index": {"status": 201}}] * (len(lines) // 2)}
+            ).encode()
         return 404, b'{"code": 404}'

@@ -101,19 +101,25 @@ def test_heads_are_anchored_once_per_interval_and_a_full_rewrite_is_named(
     mine = [json.loads(line) for line in anchors.read_text().splitlines() if account in line]
     assert [a["seq"] for a in mine] == [3, 5]
 
-    assert main(["audit", "verify", "--account", account, "--anchors", str(anchors), "--database-url", database_url]) == 0
+    assert (
+        main(["audit", "verify", "--account", account, "--anchors", str(anchors), "--database-url", database_url]) == 0
+    )
     capsys.readouterr()
 
     asyncio.run(_rewrite_from(database_url, account, 2))
     # The plain verify sees nothing: the rewrite re-chained every later entry and the head.
     assert main(["audit", "verify", "--account", account, "--database-url", database_url]) == 0
     capsys.readouterr()
-    assert main(["audit", "verify", "--account", account, "--anchors", str(anchors), "--database-url", database_url]) == 1
+    assert (
+        main(["audit", "verify", "--account", account, "--anchors", str(anchors), "--database-url", database_url]) == 1
+    )
     err = capsys.readouterr().err
     assert f"account {account}: rewritten: entry {rows[2]['id']} at seq 3" in err, err
 
 
-def test_a_bad_anchors_file_is_a_clear_error(database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_anchors_file_is_a_clear_error(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"account_id": "a", "seq": 1, "hash": "x"}\nnot json\n')
     assert main(["audit", "verify", "--anchors", str(bad), "--database-url", database_url]) == 2
