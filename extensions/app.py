@@ -19,8 +19,11 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from extensions import litellm
+from extensions.audit.anchors import Anchoring
 from extensions.audit.middleware import AuditCapture, AuditMiddleware
 from extensions.audit.retention import Pruner
+from extensions.audit.sink_config import SinkSettings
+from extensions.audit.sinks import SinkForwarding
 from extensions.audit.writer import AuditWriter
 from extensions.auth.onboarding import Onboarding
 from extensions.budgets import plans
@@ -89,7 +92,8 @@ GATEWAY_COUNTS = GatewayCounts()
 AUDIT = AuditCapture()
 # Atrium's stages in LiteLLM's traces (records only when LiteLLM's otel callback is on).
 TRACING = RequestTracing()
-_PRUNER: list[Pruner] = []
+# The audit's background loops of this worker: pruning, sink forwarding, anchoring.
+_AUDIT_LOOPS: list[Pruner | SinkForwarding | Anchoring] = []
 
 
 def _answered(principal: Principal, scope: Scope, status_code: int) -> None:
@@ -127,8 +131,12 @@ async def _start() -> None:
         runtime.accounts = AccountStore(runtime.pool, runtime.bus)
         GATEWAY_COUNTS.start(runtime.pool)
         AUDIT.writer = AuditWriter(runtime.pool)
-        _PRUNER.append(Pruner(runtime.pool))
-        _PRUNER[-1].start()
+        sinks = SinkSettings.from_env()
+        _AUDIT_LOOPS.extend([Pruner(runtime.pool), SinkForwarding(runtime.pool, sinks)])
+        if sinks.anchor_file is not None:
+            _AUDIT_LOOPS.append(Anchoring(runtime.pool, sinks))
+        for loop in _AUDIT_LOOPS:
+            loop.start()
         runtime.budget_alerts = BudgetAlerts(runtime.pool)
         runtime.budget_alerts.start()
         runtime.budgets = BudgetAdmission(runtime.budget_settings, Ledger(runtime.pool), runtime.budget_alerts)
@@ -150,8 +158,8 @@ async def _stop() -> None:
     if runtime.budget_alerts is not None:
         await runtime.budget_alerts.stop()
         runtime.budget_alerts = None
-    while _PRUNER:
-        await _PRUNER.pop().stop()
+    while _AUDIT_LOOPS:
+        await _AUDIT_LOOPS.pop().stop()
     AUDIT.writer = None
     if runtime.pool is not None:
         await GATEWAY_COUNTS.stop(runtime.pool)

@@ -81,10 +81,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from extensions.audit.sink_config import SinkSettings
     from extensions.config import write_effective_config
 
     settings = Settings()
     litellm.assert_compatible()
+    SinkSettings.from_env()  # a bad sink setting stops here, not in every worker's start-up
     embedded = None
     if not settings.database_url:
         from extensions.db.embedded import EmbeddedPostgres
@@ -136,12 +138,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     import asyncpg
 
+    from extensions.audit.anchors import check_anchors, read_anchors
     from extensions.audit.retention import prune
     from extensions.audit.verify import verify_all
 
     dsn = args.database_url or Settings().database_url
     if not dsn:
         raise AtriumError("no database to read the audit log from", hint="set DATABASE_URL or pass --database-url")
+    anchors_file = getattr(args, "anchors", None)
+    anchors = read_anchors(anchors_file, args.account) if anchors_file is not None else None
 
     async def run() -> int:
         conn = await asyncpg.connect(dsn)
@@ -150,13 +155,17 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 print(f"atrium audit prune: {await prune(conn)} entries removed")
                 return 0
             checked, problems = await verify_all(conn, args.account)
+            anchored = await check_anchors(conn, anchors) if anchors is not None else None
         finally:
             await conn.close()
+        if anchored is not None:
+            problems += anchored[2]
         for problem in problems:
             print(f"atrium audit verify: {problem}", file=sys.stderr)
         if problems:
             return 1
-        print(f"atrium audit verify: OK ({checked} chain(s))")
+        found = f" and {anchored[0]} anchor(s), {anchored[1]} pruned" if anchored is not None else ""
+        print(f"atrium audit verify: OK ({checked} chain(s){found})")
         return 0
 
     return asyncio.run(run())
@@ -220,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
         "of each broken chain.",
     )
     verify.add_argument("--account", help="only this account's chain (account id; '' for global actions)")
+    verify.add_argument(
+        "--anchors",
+        type=Path,
+        help="also check each anchor of this JSONL file (ATRIUM_AUDIT_ANCHOR_FILE, or a sink's export): the entry "
+        "at (account_id, seq) must still have the anchored hash, else history was rewritten",
+    )
     prune_cmd = audit_sub.add_parser("prune", help="remove entries older than each account's retention now")
     for command in (verify, prune_cmd):
         command.add_argument("--database-url", help="DSN (default: env DATABASE_URL)")

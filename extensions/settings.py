@@ -59,6 +59,27 @@ ENV_VARS: dict[str, str] = {
     # Egress (extensions/egress): addresses an account's configuration may make the gateway call.
     "ATRIUM_EGRESS_ALLOW": "Comma list of CIDRs and/or host[:port] accounts may point models and IdPs at, "
     "beyond public addresses (default: none; loopback, private and link-local are refused).",
+    # Audit log sinks and anchoring (extensions/audit/sink_config.py, docs/audit.md).
+    "ATRIUM_AUDIT_OTLP_ENDPOINT": "OTLP/HTTP logs URL audit entries are forwarded to as log records, JSON encoding "
+    "(e.g. http://collector:4318/v1/logs; used as is). Unset: no OTLP sink.",
+    "ATRIUM_AUDIT_OTLP_HEADERS": "Headers of OTLP requests, k=v,k2=v2 (values URL-encoded, as "
+    "OTEL_EXPORTER_OTLP_HEADERS). Secret: never logged.",
+    "ATRIUM_AUDIT_HTTP_URL": "JSON bulk URL audit entries are forwarded to: OpenObserve .../api/{org}/{stream}/_json "
+    "(a JSON array) or an Elasticsearch-style .../_bulk (NDJSON). Unset: no HTTP sink.",
+    "ATRIUM_AUDIT_HTTP_FORMAT": "json | bulk (default: bulk when the URL ends with /_bulk, else json).",
+    "ATRIUM_AUDIT_HTTP_INDEX": "bulk format: the _index of each action line (default: none, the URL's index).",
+    "ATRIUM_AUDIT_HTTP_USER": "Basic auth user of the HTTP sink (with ATRIUM_AUDIT_HTTP_PASSWORD).",
+    "ATRIUM_AUDIT_HTTP_PASSWORD": "Basic auth password of the HTTP sink. Secret: never logged.",
+    "ATRIUM_AUDIT_HTTP_HEADERS": "Extra headers of the HTTP sink, k=v,k2=v2 (URL-encoded values). Secret.",
+    "ATRIUM_AUDIT_SINK_BATCH": "Most entries one forwarding step reads and sends per sink (default 500, 1..10000): "
+    "the bound of what a worker holds in memory.",
+    "ATRIUM_AUDIT_SINK_INTERVAL_S": "Seconds between forwarding steps while nothing is pending (default 5).",
+    "ATRIUM_AUDIT_SINK_TIMEOUT_S": "Seconds one sink request may take (default 10).",
+    "ATRIUM_AUDIT_SINK_RETRY_MAX_S": "Longest wait between retries of a failing sink (default 300; doubling from "
+    "the interval).",
+    "ATRIUM_AUDIT_ANCHOR_FILE": "Append-only JSONL file each chain's head (account_id, seq, hash, time) is written "
+    "to, once across replicas per interval; `atrium audit verify --anchors FILE` checks it. Unset: no anchoring.",
+    "ATRIUM_AUDIT_ANCHOR_INTERVAL_S": "Seconds between anchors of a chain (default 3600).",
 }
 
 

@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = "extensions.routes"
 # The foundations every layer may use.
-BASE = frozenset({"errors", "settings", "config", "logs", "runtime", "request_body", "litellm"})
+BASE = frozenset({"errors", "settings", "config", "logs", "runtime", "background", "request_body", "litellm"})
 # What each package may import from extensions/, besides itself and BASE: the layers from the bottom
 # up. tenancy/ knows no feature package (app.py composes the checks that live in auth/ and models/),
 # the LiteLLM package knows nothing of Atrium but its errors.

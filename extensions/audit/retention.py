@@ -8,12 +8,12 @@ under the chain's lock) and records the last pruned entry's seq and hash in the 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
+
+from extensions.background import Loop
 
 __all__ = ["DEFAULT_RETENTION_DAYS", "Pruner", "prune"]
 
@@ -77,26 +77,16 @@ class Pruner:
 
     def __init__(self, pool: Any, interval: float = PRUNE_INTERVAL_S) -> None:
         self.pool = pool
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self.loop = Loop("atrium-audit-prune", self._step, interval, log)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="atrium-audit-prune")
+        self.loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.loop.stop()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                async with self.pool.acquire() as conn:
-                    removed = await prune(conn)
-                if removed:
-                    log.info("audit entries pruned", extra={"removed": removed})
-            except Exception:
-                log.warning("audit pruning failed; retried next interval", exc_info=True)
-            await asyncio.sleep(self.interval)
+    async def _step(self) -> None:
+        async with self.pool.acquire() as conn:
+            removed = await prune(conn)
+        if removed:
+            log.info("audit entries pruned", extra={"removed": removed})

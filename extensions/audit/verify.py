@@ -5,7 +5,7 @@ each hash. An entry whose content no longer gives its hash is *altered*; an entr
 commit to the one before it, or a second entry with a taken ``seq``, is *inserted*; a gap in
 ``seq`` (or a head that names a later entry than the last one left) is a *deletion*. The head row
 is what the log is checked against: someone who can rewrite every later entry and the head can
-rewrite history, which is why the head hash is worth exporting elsewhere now and then.
+rewrite history, which anchors (``anchors.py``, ``verify --anchors``) and sinks are there to catch.
 """
 
 from __future__ import annotations
