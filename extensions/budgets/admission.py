@@ -11,9 +11,7 @@ over if no callback claimed it (LiteLLM's ``BudgetReservationReleaseMiddleware``
 
 from __future__ import annotations
 
-import asyncio
 import collections
-import contextlib
 import contextvars
 import logging
 import time
@@ -25,6 +23,7 @@ from urllib.parse import urlparse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from extensions import litellm
+from extensions.background import Loop
 from extensions.budgets.ledger import Ledger, Reservation
 from extensions.budgets.periods import Period
 from extensions.budgets.settings import BudgetSettings, BudgetSettingsStore
@@ -83,7 +82,8 @@ class BudgetAdmission:
         self.hook = hook
         self._held: dict[str, _Held] = {}
         self._ended: collections.deque[tuple[float, list[str]]] = collections.deque()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Loop("atrium-budget-leases", self._tend, UNCLAIMED_CHECK_S, log)
+        self._renewed = time.monotonic()
 
     async def admit(self, account_id: str, data: dict[str, Any]) -> None:
         """Reserve the request's worst case for ``account_id``, or raise LiteLLM's budget error."""
@@ -178,35 +178,26 @@ class BudgetAdmission:
 
     # -- leases ---------------------------------------------------------------------------
     def start(self) -> None:
-        self._task = asyncio.create_task(self._leases(), name="atrium-budget-leases")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
-    async def _leases(self) -> None:
-        renewed = time.monotonic()
-        while True:
-            await asyncio.sleep(UNCLAIMED_CHECK_S)
-            try:
-                await self.release_unclaimed()
-            except Exception:
-                log.warning("unclaimed reservations not released; retrying", exc_info=True)
-            if time.monotonic() - renewed < RENEW_EVERY_S:
-                continue
-            renewed = time.monotonic()
-            try:
-                now = time.monotonic()
-                for call_id, held in list(self._held.items()):
-                    if now - held.since > MAX_HOLD_S:
-                        self._held.pop(call_id, None)
-                await self.ledger.renew([held.reservation.id for held in self._held.values()])
-                await self.ledger.sweep()
-            except Exception:
-                log.warning("budget leases not renewed; retrying next interval", exc_info=True)
+    async def _tend(self) -> None:
+        """Release what no callback claimed; every ``RENEW_EVERY_S``, renew this worker's leases
+        and sweep expired ones (anyone's)."""
+        try:
+            await self.release_unclaimed()
+        except Exception:
+            log.warning("unclaimed reservations not released; retrying", exc_info=True)
+        if time.monotonic() - self._renewed < RENEW_EVERY_S:
+            return
+        self._renewed = now = time.monotonic()
+        for call_id, held in list(self._held.items()):
+            if now - held.since > MAX_HOLD_S:
+                self._held.pop(call_id, None)
+        await self.ledger.renew([held.reservation.id for held in self._held.values()])
+        await self.ledger.sweep()
 
 
 class ReservationScope:

@@ -18,7 +18,6 @@ row is ``failed``. Webhook receivers deduplicate on the delivery id, which retri
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ from typing import Any, Final
 
 import asyncpg
 
+from extensions.background import Loop
 from extensions.budgets.alert_config import AlertConfig, AlertConfigStore
 from extensions.budgets.delivery import Attempt, Delivery, Sender
 from extensions.budgets.periods import db_time
@@ -138,8 +138,8 @@ class BudgetAlerts:
         # Thresholds this worker knows are claimed (by anyone): the ledger calls settled() on every
         # request, and once a threshold is crossed it stays crossed for the rest of the period.
         self._known: set[tuple[str, datetime, float]] = set()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        # Woken at once by this worker's own claims; other replicas' rows are found by polling.
+        self._loop = Loop("atrium-budget-alerts", self._deliver, self._poll_s, log)
 
     async def settled(
         self,
@@ -170,7 +170,7 @@ class BudgetAlerts:
             self._known.clear()
         self._known.update((account_id, start, t) for t in new)
         if enqueued:
-            self._wake.set()
+            self._loop.wake()
 
     async def _claim(
         self, account_id: str, start: datetime, end: datetime, new: list[float], spend: float, max_budget: float
@@ -241,28 +241,14 @@ class BudgetAlerts:
 
     def start(self) -> None:
         """Start this worker's delivery loop (every worker of every replica runs one)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="atrium-budget-alerts")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
         await self._sender.close()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                if await self.deliver_due():
-                    continue  # a full batch may leave more due
-            except Exception:
-                log.warning("budget alert deliveries not taken; trying again", exc_info=True)
-            # Woken at once by this worker's own claims; other replicas' rows are found by polling.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_s)
-            self._wake.clear()
+    async def _deliver(self) -> float | None:
+        return 0.0 if await self.deliver_due() else None  # a full batch may leave more due
 
 
 async def alert_history(pool: asyncpg.Pool, account_id: str, limit: int = 100) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ that dies loses at most its last interval (as LiteLLM's own buffer does).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections import Counter
@@ -22,6 +21,7 @@ from typing import Any, Final
 from starlette.types import Scope
 
 from extensions import litellm
+from extensions.background import Loop
 from extensions.tenancy.request.context import Principal
 
 __all__ = ["FLUSH_INTERVAL_S", "GatewayCounts"]
@@ -45,7 +45,7 @@ class GatewayCounts:
     def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._clock = clock
         self._pending: Counter[_Key] = Counter()
-        self._task: asyncio.Task[None] | None = None
+        self._loop: Loop | None = None
 
     def answered(self, principal: Principal, scope: Scope, status_code: int) -> None:
         """The middleware's report of one answer (``AccountMiddleware(answered=...)``)."""
@@ -71,21 +71,15 @@ class GatewayCounts:
             raise
 
     def start(self, pool: Any, interval: float = FLUSH_INTERVAL_S) -> None:
-        self._task = asyncio.create_task(self._run(pool, interval), name="atrium-gateway-counts")
+        async def flush() -> None:
+            await self.flush(pool)  # on failure the counts stay pending for the next interval
+
+        self._loop = Loop("atrium-gateway-counts", flush, interval, log)
+        self._loop.start()
 
     async def stop(self, pool: Any) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._loop is not None:
+            await self._loop.stop()
+            self._loop = None
         with contextlib.suppress(Exception):
             await self.flush(pool)
-
-    async def _run(self, pool: Any, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.flush(pool)
-            except Exception:
-                log.warning("gateway counts not written; kept for the next interval", exc_info=True)
