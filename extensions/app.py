@@ -21,6 +21,7 @@ from starlette.types import Scope
 from extensions import litellm
 from extensions.audit.middleware import AuditCapture, AuditMiddleware
 from extensions.audit.retention import Pruner
+from extensions.audit.signin_capture import SigninCapture
 from extensions.audit.writer import AuditWriter
 from extensions.auth.onboarding import Onboarding
 from extensions.budgets import plans
@@ -187,6 +188,7 @@ def install(app: FastAPI) -> FastAPI:
     )
     # Outside the account middleware: sees its refusals too, and writes each entry before the answer leaves.
     app.add_middleware(AuditMiddleware, policy=load_policy(), capture=AUDIT)
+    app.add_middleware(SigninCapture)  # LiteLLM's password login and onboarding claim (public routes)
     install_error_handlers(app)
     app.include_router(get_status_router())
     app.include_router(get_accounts_router())
