@@ -278,7 +278,7 @@ def test_a_sign_in_whose_entry_cannot_be_written_gets_no_session(identity: Ident
 
 def test_no_secret_is_stored(identity: IdentityWorld, database_url: str, stored_secrets: list[str]) -> None:
     """Runs last in the module: every password, code, state, token and session seen above."""
-    assert len(stored_secrets) > 8
+    assert len(stored_secrets) > 3
     stored = json.dumps(_run(database_url, 'SELECT * FROM "Atrium_AuditLog"'), default=str)
     assert "signin." in stored
     found = [secret[:12] for secret in [*stored_secrets, identity.master_key] if secret in stored]
