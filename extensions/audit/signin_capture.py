@@ -4,8 +4,9 @@ LiteLLM decides these (``POST /login``, ``/v2/login``, ``/v3/login``: username +
 ``POST /onboarding/claim_token``: an invitation link + a new password), so their outcome is
 known only from the answer. This middleware reads the username (or the claimed user id) from
 the request, holds the answer, and writes the entry before the answer leaves: on success the
-user comes from the session cookie LiteLLM set (its JWT verified with the master key), never
-from the request. The password, the link and the session never reach the entry. The failure
+user comes from the session cookie LiteLLM set (its JWT verified with the master key); only where
+LiteLLM answers without one (``/v3/login``'s one-time code, the onboarding claim) from the name it
+just verified. The password, the link and the session never reach the entry. The failure
 rule of :mod:`extensions.audit.signins` applies: a success whose entry is not written is
 answered 500 ``audit_write_failed``, without the cookie.
 
@@ -158,13 +159,16 @@ class SigninCapture:
                 await attempt.refused(status, _REASONS.get(status, "error"))
                 return None
             claims = _session_claims(start) or {}
-            user_id = claims.get("user_id") or (claimed if attempt.action == "invitation.accept" else None)
-            user_id = str(user_id) if user_id else None
-            account = await _user_account(writer.pool, user_id) if user_id else ""
-            actor_role = claims.get("user_role")
-            actor = Actor(
-                kind="user", user_id=user_id, email=bounded(claims.get("user_email")), role=actor_role or None
+            # Without a cookie (/v3/login answers a one-time code; the claim sets a password) the name
+            # LiteLLM just verified stands for the user.
+            user_id = bounded(claims.get("user_id")) or (claimed if claimed and "@" not in claimed else None)
+            email = bounded(claims.get("user_email")) or (claimed if claimed and "@" in claimed else None)
+            account = (
+                await _user_account(writer.pool, user_id)
+                if user_id
+                else await _claimed_account(writer.pool, email or "")
             )
+            actor = Actor(kind="user", user_id=user_id, email=email, role=bounded(claims.get("user_role")))
             await attempt.write(account, actor, "success", status, (user_id,) if user_id else (), {})
         except AtriumError as exc:
             return exc if status < 400 else None
