@@ -22,6 +22,7 @@ from extensions import litellm
 from extensions.audit.anchors import Anchoring
 from extensions.audit.middleware import AuditCapture, AuditMiddleware
 from extensions.audit.retention import Pruner
+from extensions.audit.signin_capture import SigninCapture
 from extensions.audit.sink_config import SinkSettings
 from extensions.audit.sinks import SinkForwarding
 from extensions.audit.writer import AuditWriter
@@ -207,6 +208,7 @@ def install(app: FastAPI) -> FastAPI:
     )
     # Outside the account middleware: sees its refusals too, and writes each entry before the answer leaves.
     app.add_middleware(AuditMiddleware, policy=load_policy(), capture=AUDIT)
+    app.add_middleware(SigninCapture)  # LiteLLM's password login and onboarding claim (public routes)
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer carries the request id
     install_error_handlers(app)
     app.include_router(get_status_router())

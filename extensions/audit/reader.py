@@ -18,7 +18,18 @@ from typing import Any, Final
 from extensions.audit.entries import format_time
 from extensions.errors import RequestError
 
-__all__ = ["CSV_COLUMNS", "Filters", "csv_line", "decode_cursor", "encode_cursor", "page", "pages", "public"]
+__all__ = [
+    "CSV_COLUMNS",
+    "Filters",
+    "by_id",
+    "csv_line",
+    "decode_cursor",
+    "encode_cursor",
+    "numbered_page",
+    "page",
+    "pages",
+    "public",
+]
 
 MAX_LIMIT: Final = 500
 CSV_COLUMNS: Final = (
@@ -53,6 +64,8 @@ class Filters:
     action: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    verbs: tuple[str, ...] = ()  # the action's verb (``generate`` of ``key.generate``) is one of these
+    search: str | None = None  # an entry id, actor or object id
 
     def where(self) -> tuple[str, list[Any]]:
         clauses: list[str] = []
@@ -65,13 +78,25 @@ class Filters:
         if self.account_id is not None:
             add("account_id = ?", self.account_id)
         if self.actor:
-            add("(actor_id = ? OR (actor::jsonb) ->> 'email' = ? OR (actor::jsonb) ->> 'key_alias' = ?)", self.actor)
+            add(
+                "(actor_id = ? OR (actor::jsonb) ->> 'email' = ? OR (actor::jsonb) ->> 'key_alias' = ? "
+                "OR (actor::jsonb) ->> 'key_hash_prefix' = ?)",
+                self.actor,
+            )
         if self.object_type:
             add("object_type = ?", self.object_type)
         if self.object_id:
             add("(object_ids::jsonb) @> jsonb_build_array(?::text)", self.object_id)
         if self.action:
             add("action = ?", self.action)
+        if self.verbs:
+            add("split_part(action, '.', 2) = ANY(?::text[])", list(self.verbs))
+        if self.search:
+            add(
+                "(id = ? OR actor_id = ? OR (actor::jsonb) ->> 'email' = ? OR (actor::jsonb) ->> 'key_hash_prefix' = ? "
+                "OR (object_ids::jsonb) @> jsonb_build_array(?::text))",
+                self.search,
+            )
         if self.since is not None:
             add("time >= ?", _naive(self.since))
         if self.until is not None:
@@ -110,6 +135,32 @@ async def page(conn: Any, filters: Filters, limit: int, cursor: str | None) -> t
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, encode_cursor(rows[-1]) if more and rows else None
+
+
+async def numbered_page(
+    conn: Any, filters: Filters, number: int, size: int, *, ascending: bool = False
+) -> tuple[list[Any], int]:
+    """Page ``number`` (from 1) of ``size`` rows by time, and the count of every matching row
+    (LiteLLM's page/page_size pagination, which the admin UI uses)."""
+    where, args = filters.where()
+    total = int(await conn.fetchval(f'SELECT count(*) FROM "Atrium_AuditLog" WHERE {where}', *args))
+    order = "ASC" if ascending else "DESC"
+    args += [size, (number - 1) * size]
+    rows = await conn.fetch(
+        f'SELECT * FROM "Atrium_AuditLog" WHERE {where} ORDER BY time {order}, id {order} '
+        f"LIMIT ${len(args) - 1} OFFSET ${len(args)}",
+        *args,
+    )
+    return list(rows), total
+
+
+async def by_id(conn: Any, account_id: str | None, entry_id: str) -> Any:
+    """One entry of ``account_id``'s chain (None: of any chain, the super admin's view), or None."""
+    if account_id is None:
+        return await conn.fetchrow('SELECT * FROM "Atrium_AuditLog" WHERE id = $1', entry_id)
+    return await conn.fetchrow(
+        'SELECT * FROM "Atrium_AuditLog" WHERE id = $1 AND account_id = $2', entry_id, account_id
+    )
 
 
 async def pages(pool: Any, filters: Filters) -> AsyncIterator[Any]:

@@ -12,6 +12,8 @@ AtriumError
 
 from __future__ import annotations
 
+from typing import Any
+
 from extensions.errors import AtriumError
 
 __all__ = [
@@ -28,6 +30,12 @@ __all__ = [
 class IdentityError(AtriumError):
     code = "identity_error"
     status = 400
+
+    def __init__(self, message: str, *, hint: str | None = None, reason: str | None = None, **details: Any) -> None:
+        super().__init__(message, hint=hint, **details)
+        # Which check refused, as a short code for the audit log (never shown in the answer, whose
+        # one body says only the code and message); the error's code when a check names none.
+        self.reason = reason or self.code
 
 
 class SsoNotConfigured(IdentityError):

@@ -43,7 +43,9 @@ def validate_id_token(
         key_set = KeySet.import_key_set(jwks)  # type: ignore[arg-type]  # a JWKS JSON object
     except (JoseError, ValueError, TypeError) as exc:
         raise LoginRejected(
-            "the identity provider's JWKS is unusable", hint="check the IdP's jwks_uri; no session was created"
+            "the identity provider's JWKS is unusable",
+            hint="check the IdP's jwks_uri; no session was created",
+            reason="jwks_unusable",
         ) from exc
     registry = JWSRegistry(algorithms=_allowed(metadata_algs))
     try:
@@ -53,9 +55,12 @@ def validate_id_token(
             f"the id_token signature is invalid or not allowed ({exc.error})",
             hint="the token must be signed by a key in the IdP's JWKS with an asymmetric algorithm; "
             "no session was created",
+            reason="id_token_signature",
         ) from exc
     except (ValueError, TypeError) as exc:
-        raise LoginRejected("the id_token is malformed", hint="no session was created") from exc
+        raise LoginRejected(
+            "the id_token is malformed", hint="no session was created", reason="id_token_malformed"
+        ) from exc
     params: dict[str, Any] = {"nonce": nonce, "client_id": client_id}
     if access_token:
         params["access_token"] = access_token
@@ -73,9 +78,12 @@ def validate_id_token(
             f"the id_token failed validation: {exc.description or exc.error} ({claim})",
             hint="the IdP must issue a fresh token for this client (iss, aud, exp, nonce); no session was created",
             claim=str(claim),
+            reason="id_token_claims",
         ) from exc
     if claims.get("email_verified") in (False, "false"):  # some IdPs send the string
         raise LoginRejected(
-            "the identity provider says this email is not verified", hint="verify the email at your IdP first"
+            "the identity provider says this email is not verified",
+            hint="verify the email at your IdP first",
+            reason="email_unverified",
         )
     return dict(claims)

@@ -156,9 +156,12 @@ class OidcFlow:
             raise LoginRejected(
                 "unknown or already used login state",
                 hint="start the sign-in again from the login page; a callback URL works only once",
+                reason="state_invalid",
             )
         if row["expires_at"] < datetime.now(UTC).replace(tzinfo=None):
-            raise LoginRejected("the login attempt expired", hint="start the sign-in again from the login page")
+            raise LoginRejected(
+                "the login attempt expired", hint="start the sign-in again from the login page", reason="state_expired"
+            )
         return LoginState(row["state"], row["account_id"], row["nonce"], row["code_verifier"], row["redirect_uri"])
 
     async def finish(self, config: OidcConfig, login: LoginState, code: str) -> dict[str, Any]:
@@ -172,6 +175,7 @@ class OidcFlow:
             raise LoginRejected(
                 f"the identity provider refused the authorization code ({exc.error})",
                 hint="codes are single-use and short-lived: start the sign-in again",
+                reason="code_refused",
             ) from exc
         except EgressRefused as exc:
             raise _unreachable("token exchange", token_url, exc) from exc
@@ -179,7 +183,9 @@ class OidcFlow:
             raise _unreachable("token exchange", token_url, exc) from exc
         id_token = token.get("id_token")
         if not isinstance(id_token, str):
-            raise LoginRejected("the identity provider returned no id_token", hint="request the openid scope")
+            raise LoginRejected(
+                "the identity provider returned no id_token", hint="request the openid scope", reason="id_token_missing"
+            )
         validate = functools.partial(
             validate_id_token,
             id_token,

@@ -64,6 +64,7 @@ async def check_account_active(pool: asyncpg.Pool, account_id: str) -> None:
         raise LoginRejected(
             f"the account is {status or 'missing'}",
             hint="the super admin must reactivate the account before anyone can sign in; no session was created",
+            reason="account_inactive",
         )
 
 
@@ -81,6 +82,7 @@ async def provision(
             raise LoginRejected(
                 f"{email} belongs to another account",
                 hint="a user belongs to exactly one account; ask the super admin to move the user",
+                reason="user_of_another_account",
             )
         if rows:
             user_id: str = rows[0]["user_id"]
@@ -117,6 +119,7 @@ async def provision_super_admin(pool: asyncpg.Pool, email: str) -> Identity:
             raise LoginRejected(
                 f"{email} is a user of an account and cannot also be a super admin",
                 hint="use a separate address for super admin work",
+                reason="user_of_another_account",
             )
         await conn.execute(
             'INSERT INTO "LiteLLM_UserTable" (user_id, user_email, user_role) VALUES ($1, $1, $2) '

@@ -29,7 +29,9 @@ def trusted_email(peer: str | None, headers: dict[str, str]) -> str:
     networks = trusted_proxy_networks()
     if not networks:
         raise LoginRejected(
-            "trusted-header sign-in is not enabled", hint="set ATRIUM_TRUSTED_PROXIES to the auth proxy's addresses"
+            "trusted-header sign-in is not enabled",
+            hint="set ATRIUM_TRUSTED_PROXIES to the auth proxy's addresses",
+            reason="trusted_header_disabled",
         )
     try:
         address = ipaddress.ip_address(peer or "")
@@ -39,9 +41,14 @@ def trusted_email(peer: str | None, headers: dict[str, str]) -> str:
         raise LoginRejected(
             f"{peer or 'this address'} is not a trusted auth proxy",
             hint="sign in through the auth proxy; direct requests cannot use the trusted header",
+            reason="untrusted_proxy",
         )
     name = (os.environ.get("ATRIUM_TRUSTED_EMAIL_HEADER") or DEFAULT_HEADER).lower()
     email = headers.get(name)
     if not email:
-        raise LoginRejected(f"the auth proxy sent no {name} header", hint="configure the proxy to forward the email")
+        raise LoginRejected(
+            f"the auth proxy sent no {name} header",
+            hint="configure the proxy to forward the email",
+            reason="email_header_missing",
+        )
     return email

@@ -120,6 +120,7 @@ from extensions.litellm._ui import (
     mint_ui_session,
     set_ui_session_cookie,
     ui_export_dir,
+    ui_session_claims,
     ui_session_key,
 )
 from extensions.litellm._usage import (
@@ -250,6 +251,7 @@ __all__ = [
     "sql_digest",
     "statement_problems",
     "ui_export_dir",
+    "ui_session_claims",
     "ui_session_key",
     "unknown_query_problem",
     "vector_store_registered",

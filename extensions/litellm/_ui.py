@@ -24,6 +24,7 @@ __all__ = [
     "mint_ui_session",
     "set_ui_session_cookie",
     "ui_export_dir",
+    "ui_session_claims",
     "ui_session_key",
 ]
 
@@ -100,11 +101,27 @@ def set_ui_session_cookie(response: Any, request: Any, jwt_token: str) -> None:
     )
 
 
-def ui_session_key(headers: Mapping[str, str]) -> str | None:
-    """The virtual key inside LiteLLM's UI session cookie, or None unless its signature verifies.
+def ui_session_claims(jwt_token: str) -> dict[str, Any] | None:
+    """The claims of a UI session JWT (``user_id``, ``user_email``, ``user_role``, ``key``, ...), or
+    None unless its signature verifies.
 
     Before start-up LiteLLM has not read the master key yet, so the environment stands in.
     """
+    master = master_key() or os.environ.get("LITELLM_MASTER_KEY")
+    if not jwt_token or not master:
+        return None
+    from authlib.jose import JoseError, jwt  # imported when needed: authlib.jose warns on import
+
+    try:
+        claims = jwt.decode(jwt_token, master)
+        claims.validate()
+    except (JoseError, ValueError):
+        return None
+    return dict(claims)
+
+
+def ui_session_key(headers: Mapping[str, str]) -> str | None:
+    """The virtual key inside LiteLLM's UI session cookie, or None unless its signature verifies."""
     cookie = headers.get("cookie")
     if not cookie or f"{UI_SESSION_COOKIE}=" not in cookie:
         return None
@@ -114,17 +131,8 @@ def ui_session_key(headers: Mapping[str, str]) -> str | None:
     except CookieError:
         return None
     morsel = jar.get(UI_SESSION_COOKIE)
-    master = master_key() or os.environ.get("LITELLM_MASTER_KEY")
-    if morsel is None or not master:
-        return None
-    from authlib.jose import JoseError, jwt  # imported when needed: authlib.jose warns on import
-
-    try:
-        claims = jwt.decode(morsel.value, master)
-        claims.validate()
-    except (JoseError, ValueError):
-        return None
-    key = claims.get("key")
+    claims = ui_session_claims(morsel.value) if morsel is not None else None
+    key = claims.get("key") if claims else None
     return key if isinstance(key, str) else None
 
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from extensions.audit.signins import SigninAttempt, audited_signin
 from extensions.auth.errors import LoginRejected, SsoNotConfigured
 from extensions.auth.login_routing import login_page, normalise_email, resolve_login
 from extensions.auth.oidc_config import OidcConfig
@@ -72,6 +73,7 @@ async def _identity_for(services: IdentityServices, account_id: str, email: str,
         raise LoginRejected(
             f"{email} is not an address of this account",
             hint="sign in with your work email of this account; no session was created",
+            reason="email_not_of_account",
         )
     return await provision(services.pool, services.accounts, account_id=account_id, email=email, role=role)
 
@@ -92,22 +94,30 @@ async def _sso_redirect(request: Request, email: str | None, account: str | None
     return await services.flow.start(config, _callback_url(request), hint)
 
 
-async def _callback_identity(services: IdentityServices, login: LoginState, code: str, iss: str | None) -> Identity:
+async def _callback_identity(
+    services: IdentityServices, login: LoginState, code: str, iss: str | None, attempt: SigninAttempt
+) -> Identity:
     """The callback's checks after the state: issuer, account, id_token, email; then provisioning."""
     config = await _enabled_config(services, login.account_id)
     if iss is not None and iss != config.issuer:
         # RFC 9207: the response names the IdP that sent it; another IdP's code is a mix-up attack.
-        raise LoginRejected(f"the response comes from issuer {iss!r}", hint="start the sign-in again")
+        raise LoginRejected(
+            f"the response comes from issuer {iss!r}", hint="start the sign-in again", reason="issuer_mismatch"
+        )
     await check_account_active(services.pool, login.account_id)
     claims = await services.flow.finish(config, login, code)
     email = claims.get("email")
     if not isinstance(email, str) or "@" not in email:
-        raise LoginRejected("the id_token carries no email", hint="request the email scope at the IdP")
+        raise LoginRejected(
+            "the id_token carries no email", hint="request the email scope at the IdP", reason="email_missing"
+        )
     email = normalise_email(email)
+    attempt.target(email=email)
     if email.rsplit("@", 1)[1] not in config.allowed_domains:
         raise LoginRejected(
             f"{email} is outside the domains this account allows",
             hint="sign in with an address of an allowed domain; no session was created",
+            reason="domain_not_allowed",
         )
     if email in super_admin_emails() and config.super_admin_trusted:
         return await provision_super_admin(services.pool, email)
@@ -130,6 +140,19 @@ async def _slug_key(ref: str) -> str:
     except NotFound:
         account_id = None
     return claimed_account_key(account_id, "slug:" + ref)
+
+
+async def _signed_in(request: Request, attempt: SigninAttempt, identity: Identity) -> RedirectResponse:
+    """The session, handed out only once its audit entry is written (else 500 and no cookie)."""
+    response = await mint_session_redirect(request, identity)
+    await attempt.succeeded(
+        user_id=identity.user_id,
+        email=identity.email,
+        role=identity.user_role,
+        account_id=identity.account_id,
+        status=response.status_code,
+    )
+    return response
 
 
 def get_identity_router() -> APIRouter:
@@ -189,37 +212,57 @@ def get_identity_router() -> APIRouter:
         error_description: str | None = Query(None, max_length=1024),
         iss: str | None = Query(None, max_length=2048),
     ) -> RedirectResponse:
-        async with request_guard(Purpose.SSO_CALLBACK, request) as guard:
+        async with (
+            audited_signin(request, "signin.sso", "/atrium/sso/callback") as attempt,
+            request_guard(Purpose.SSO_CALLBACK, request) as guard,
+        ):
             services = identity_services()
             if not state:
-                raise LoginRejected("the callback carries no state", hint="start the sign-in again from /atrium/login")
+                raise LoginRejected(
+                    "the callback carries no state",
+                    hint="start the sign-in again from /atrium/login",
+                    reason="state_missing",
+                )
             login = await services.flow.consume_state(state)  # consumed even when the IdP reports an error
+            attempt.target(account_id=login.account_id)
             await guard.account(login.account_id)
             if error:
                 raise LoginRejected(
                     f"the identity provider refused the sign-in: {error}",
                     hint=error_description or "check your access at the IdP, then try again",
+                    reason="idp_error",
                 )
             if not code:
-                raise LoginRejected("the callback carries no code", hint="start the sign-in again")
-            identity = await _callback_identity(services, login, code, iss)
+                raise LoginRejected(
+                    "the callback carries no code", hint="start the sign-in again", reason="code_missing"
+                )
+            identity = await _callback_identity(services, login, code, iss, attempt)
             log.info("sso sign-in", extra={"user_id": identity.user_id, "account": identity.account_id})
-            return await mint_session_redirect(request, identity)
+            return await _signed_in(request, attempt, identity)
 
     @router.get("/atrium/login/proxy", summary="Sign in with the email an auth proxy forwards (trusted addresses only)")
     async def login_via_proxy(request: Request) -> RedirectResponse:
-        async with request_guard(Purpose.TRUSTED_HEADER, request) as guard:
+        async with (
+            audited_signin(request, "signin.trusted_header", "/atrium/login/proxy") as attempt,
+            request_guard(Purpose.TRUSTED_HEADER, request) as guard,
+        ):
             services = identity_services()
             peer = request.client.host if request.client else None
             email = normalise_email(trusted_email(peer, dict(request.headers)))
+            attempt.target(email=email)
             if email in super_admin_emails():
                 identity = await provision_super_admin(services.pool, email)
             else:
                 account_id = await services.configs.account_for_email(email)
+                attempt.target(account_id=account_id)
                 await guard.account(claimed_account_key(account_id, email.rsplit("@", 1)[1]))
                 if account_id is None:
-                    raise LoginRejected(f"{email} belongs to no account", hint="ask the super admin to add your domain")
+                    raise LoginRejected(
+                        f"{email} belongs to no account",
+                        hint="ask the super admin to add your domain",
+                        reason="unknown_domain",
+                    )
                 identity = await _identity_for(services, account_id, email, None)
-            return await mint_session_redirect(request, identity)
+            return await _signed_in(request, attempt, identity)
 
     return router

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from extensions import litellm
+from extensions.audit.signins import SigninAttempt, audited_signin
 from extensions.auth.errors import InvitationInvalid, MailFailed
 from extensions.auth.invitations import Invitation, InvitationStore, invitation_ttl_hours
 from extensions.auth.mailer import send_invitation, smtp_settings
@@ -49,7 +50,7 @@ def _accept_link(request: Request, account: Account, token: str) -> str:
     return base.rstrip("/") + "/atrium/invitation/accept?" + urlencode({"account": account.slug, "token": token})
 
 
-async def _account(services: IdentityServices, ref: str, guard: SigninGuard) -> Account:
+async def _account(services: IdentityServices, ref: str, guard: SigninGuard, attempt: SigninAttempt) -> Account:
     try:
         account = await services.accounts.get(ref)
     except NotFound as exc:
@@ -57,9 +58,23 @@ async def _account(services: IdentityServices, ref: str, guard: SigninGuard) -> 
         raise InvitationInvalid(
             "this invitation link is not valid", hint="ask your account admin for a new one"
         ) from exc
+    attempt.target(account_id=account.account_id)
     await guard.account(account.account_id)
     await check_account_active(services.pool, account.account_id)
     return account
+
+
+async def _accepted(attempt: SigninAttempt, invitation: Invitation, identity: Identity, status: int) -> None:
+    """The acceptance's entry, written before the answer (a redirect, or the session) leaves."""
+    details = {"invitation_id": invitation.id, "role": invitation.role}
+    await attempt.succeeded(
+        user_id=identity.user_id,
+        email=identity.email,
+        role=identity.user_role,
+        account_id=invitation.account_id,
+        status=status,
+        details=details,
+    )
 
 
 async def _join(services: IdentityServices, invitation: Invitation) -> Identity:
@@ -124,18 +139,23 @@ def get_invitations_router() -> APIRouter:
     async def invitation_open(
         request: Request, account: str = Query(max_length=128), token: str = Query(max_length=512)
     ) -> Response:
-        async with request_guard(Purpose.INVITATION, request) as guard:
+        async with (
+            audited_signin(request, "invitation.accept", "/atrium/invitation/accept") as attempt,
+            request_guard(Purpose.INVITATION, request) as guard,
+        ):
             services = identity_services()
-            target = await _account(services, account, guard)
+            target = await _account(services, account, guard, attempt)
             store = _store(services)
             invitation = await store.check(target.account_id, token)
+            attempt.target(email=invitation.email)
             config = await services.configs.get(target.account_id)
             domain = invitation.email.rsplit("@", 1)[1]
             if config is not None and config.enabled and domain in config.allowed_domains:
                 # SSO accounts: the IdP proves who this is; the invitation only places them in the account.
-                await _join(services, await store.consume(target.account_id, token))
+                used = await store.consume(target.account_id, token)
+                await _accepted(attempt, used, await _join(services, used), 303)
                 return RedirectResponse("/atrium/sso/start?" + urlencode({"email": invitation.email}), status_code=303)
-            return HTMLResponse(_password_page(target, token, invitation.email))
+            return HTMLResponse(_password_page(target, token, invitation.email))  # not used up yet: no entry
 
     @router.post("/accept", summary="Accept an invitation with a new password", response_model=None)
     async def invitation_accept(
@@ -144,19 +164,26 @@ def get_invitations_router() -> APIRouter:
         token: str = Form(..., max_length=512),
         password: str = Form(..., max_length=1024),
     ) -> Response:
-        async with request_guard(Purpose.INVITATION, request) as guard:
-            services = identity_services()
-            target = await _account(services, account, guard)
-            store = _store(services)
-            if len(password) < MIN_PASSWORD:
-                invitation = await store.check(target.account_id, token)
-                page = _password_page(target, token, invitation.email, f"use at least {MIN_PASSWORD} characters")
-                return HTMLResponse(page, status_code=400)
-            identity = await _join(services, await store.consume(target.account_id, token))
-        hashed = await asyncio.to_thread(litellm.hash_password, password)  # scrypt: off the event loop
-        await services.pool.execute(
-            'UPDATE "LiteLLM_UserTable" SET password = $2 WHERE user_id = $1', identity.user_id, hashed
-        )
-        return await mint_session_redirect(request, identity)
+        async with audited_signin(request, "invitation.accept", "/atrium/invitation/accept") as attempt:
+            async with request_guard(Purpose.INVITATION, request) as guard:
+                services = identity_services()
+                target = await _account(services, account, guard, attempt)
+                store = _store(services)
+                if len(password) < MIN_PASSWORD:
+                    invitation = await store.check(target.account_id, token)
+                    attempt.target(email=invitation.email)
+                    page = _password_page(target, token, invitation.email, f"use at least {MIN_PASSWORD} characters")
+                    await attempt.refused(400, "password_too_short")
+                    return HTMLResponse(page, status_code=400)
+                used = await store.consume(target.account_id, token)
+                attempt.target(email=used.email)
+                identity = await _join(services, used)
+            hashed = await asyncio.to_thread(litellm.hash_password, password)  # scrypt: off the event loop
+            await services.pool.execute(
+                'UPDATE "LiteLLM_UserTable" SET password = $2 WHERE user_id = $1', identity.user_id, hashed
+            )
+            response = await mint_session_redirect(request, identity)
+            await _accepted(attempt, used, identity, response.status_code)
+            return response
 
     return router

@@ -308,6 +308,53 @@ def test_an_admin_reads_only_its_account(
     assert admin.get("/atrium/audit", params={"cursor": "not-a-cursor"}).status_code == 400
 
 
+LITELLM_FIELDS = {
+    "id", "updated_at", "changed_by", "changed_by_api_key", "action", "table_name", "object_id", "before_value",
+    "updated_values",
+}  # fmt: skip
+
+
+def test_the_ui_audit_page_reads_the_account_log_in_litellm_shape(
+    proxy: ProxyProcess, database_url: str, worlds: tuple[AccountWorld, AccountWorld], calls: dict[str, Any]
+) -> None:
+    """LiteLLM's ``GET /audit`` and ``/audit/{id}`` (the admin UI's audit-log page), replaced: the caller's
+    account's entries only, in LiteLLM's ``PaginatedAuditLogResponse`` / ``AuditLogResponse`` shape."""
+    a, b = worlds
+    admin = httpx.Client(base_url=proxy.base_url, headers={"Authorization": f"Bearer {a.admin_key}"}, timeout=60)
+    b_ids = {
+        r["id"] for r in rows(database_url, 'SELECT id FROM "Atrium_AuditLog" WHERE account_id = $1', b.account_id)
+    }
+    a_ids = {
+        r["id"] for r in rows(database_url, 'SELECT id FROM "Atrium_AuditLog" WHERE account_id = $1', a.account_id)
+    }
+    assert a_ids and b_ids
+    listed = admin.get("/audit", params={"page": 1, "page_size": 100})
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    assert set(body) == {"audit_logs", "total", "page", "page_size", "total_pages"}
+    assert (body["page"], body["page_size"]) == (1, 100) and body["total"] >= len(body["audit_logs"]) > 0
+    assert body["total_pages"] == -(-body["total"] // 100)
+    seen = {e["id"] for e in body["audit_logs"]}
+    assert seen <= a_ids and not seen & b_ids
+    assert all(LITELLM_FIELDS <= set(e) for e in body["audit_logs"])
+    # LiteLLM's filters: the key created above is a "created" row of LiteLLM_VerificationToken.
+    generated = entry_of(database_url, calls["key.generate"]["request_id"])
+    found = admin.get("/audit", params={"table_name": "LiteLLM_VerificationToken", "action": "created"}).json()
+    assert generated["id"] in {e["id"] for e in found["audit_logs"]}
+    one = admin.get(f"/audit/{generated['id']}")
+    assert one.status_code == 200, one.text
+    shown = one.json()
+    assert (shown["action"], shown["table_name"], shown["object_id"]) == (
+        "created", "LiteLLM_VerificationToken", generated["object_ids"][0],
+    )  # fmt: skip
+    assert shown["updated_values"]["key_alias"] == f"aud-k-{SUFFIX}" and shown["changed_by"] == a.admin_user
+    # Another account's entry is not found; a member (or viewer) is refused like LiteLLM refuses non-admins.
+    assert admin.get(f"/audit/{next(iter(b_ids))}").status_code == 404
+    member = httpx.Client(base_url=proxy.base_url, headers={"Authorization": f"Bearer {a.member_key}"}, timeout=60)
+    assert member.get("/audit").status_code == 403
+    assert member.get(f"/audit/{generated['id']}").status_code == 403
+
+
 def test_every_mutating_route_called_by_a_member_has_exactly_one_entry(
     proxy: ProxyProcess, database_url: str, worlds: tuple[AccountWorld, AccountWorld], calls: dict[str, Any]
 ) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import asyncpg
 import httpx
 import pytest
 from tests_support_config import gateway_config
@@ -330,3 +331,31 @@ def test_the_limit_holds_across_two_workers(world: World) -> None:
         if len(_pids(world.proxy.log_path, {rid for rid, _ in counted})) == 2:
             return
     pytest.fail("the failures never landed on both workers; cannot show the shared count")
+
+
+def test_a_throttled_sign_in_is_audited(world: World, database_url: str) -> None:
+    """The 429 is in the audit log like any refused sign-in, from the client's address (the
+    right-most X-Forwarded-For hop behind the trusted proxy), with its reason."""
+    source = fresh_address()
+    # An unknown account (a fresh slug): no earlier test's count of a known account can meet it.
+    form = {"account": f"nobody-{uuid.uuid4().hex[:6]}", "token": "not-a-token", "password": PASSWORD}
+    request_id = f"signin-throttled-{uuid.uuid4().hex}"
+    with world.client(source) as client:
+        for _ in range(FAILURES_PER_ADDRESS):
+            assert client.post("/atrium/invitation/accept", data=form).status_code == 410
+        throttled = client.post("/atrium/invitation/accept", data=form, headers={"x-request-id": request_id})
+    assert_throttled(throttled)
+
+    async def read() -> list[dict[str, object]]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch('SELECT * FROM "Atrium_AuditLog" WHERE request_id = $1', request_id)
+            return [dict(r) for r in rows]
+        finally:
+            await conn.close()
+
+    [row] = asyncio.run(read())
+    assert (row["action"], row["outcome"], row["status_code"], row["source_ip"], row["account_id"]) == (
+        "invitation.accept", "refused", 429, source, "",
+    )  # fmt: skip
+    assert json.loads(str(row["changes"])) == {"reason": "too_many_signin_attempts"}

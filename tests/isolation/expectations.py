@@ -70,10 +70,11 @@ EXCEPTIONS: list[Rule] = [
     rule(
         "own",
         r"GET /(atrium/(invitation/list|sso/config|audit(/export)?|metrics)|credentials(/.*)?"
-        r"|account/budget/alerts(/config)?)",
+        r"|account/budget/alerts(/config)?|audit(/.*)?)",
         NOT_ADMINS,
         {403},
-        "Atrium: account admins only (sign-in, invitations, credentials, budget alerts, audit log, metrics)",
+        "Atrium: account admins only (sign-in, invitations, credentials, budget alerts, audit log and the UI's "
+        "audit page (extensions/routes/replacements/audit_log.py), metrics)",
     ),
     rule("own", r"GET /account/budget", MEMBERS, {403}, "Atrium: the account's admins and viewers read its budget"),
     rule(
@@ -213,7 +214,8 @@ EXCEPTIONS: list[Rule] = [
         r"GET /(audit|v1/memory|v1/workflows/runs)/.*",
         frozenset({"admin", "viewer"}),
         {404},
-        "the account has no audit row, memory or workflow run to read",
+        "the audit entry the sweep names is not one of the account's (the replacement reads Atrium's log); the "
+        "account has no memory or workflow run to read",
     ),
     rule("own", r"GET /atrium/sso/config", frozenset({"admin"}), {404}, "the account has no SSO configured"),
     rule(

@@ -67,6 +67,7 @@ SERVED_HANDLERS = frozenset(
         "model_cost_map",
         "gateway_activity",
         "gateway_errors",
+        "audit_log",
     }
 )
 

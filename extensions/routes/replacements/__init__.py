@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import Receive, Scope, Send
 
 from extensions.routes.errors import install_error_handlers
+from extensions.routes.replacements.audit_log import get_audit_log_router
 from extensions.routes.replacements.budgets import get_budgets_router
 from extensions.routes.replacements.cost_map import get_cost_map_router
 from extensions.routes.replacements.credentials import get_credentials_router
@@ -47,6 +48,7 @@ def replacement_routers() -> list[APIRouter]:
         get_team_lists_router(),
         get_registries_router(),
         get_cost_map_router(),
+        get_audit_log_router(),
     ]
 
 
