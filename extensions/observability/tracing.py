@@ -28,6 +28,7 @@ from extensions import litellm
 __all__ = [
     "ACCOUNT_ATTRIBUTE",
     "KEY_ALIAS_ATTRIBUTE",
+    "PARTS_ATTRIBUTE",
     "TEAM_ATTRIBUTE",
     "Identity",
     "RequestTracing",
@@ -40,6 +41,7 @@ log = logging.getLogger("atrium.tracing")
 ACCOUNT_ATTRIBUTE = "atrium.account_id"
 TEAM_ATTRIBUTE = "atrium.team_id"
 KEY_ALIAS_ATTRIBUTE = "atrium.key_alias"
+PARTS_ATTRIBUTE = "atrium.parts"  # e.g. the isolation checks that ran, in order
 _NULL: AbstractContextManager[None] = nullcontext()
 
 
@@ -63,7 +65,7 @@ class _Trace:
     """The stages one request recorded before LiteLLM's span existed."""
 
     tracer: Any
-    stages: list[tuple[str, int, int]] = field(default_factory=list)
+    stages: list[tuple[str, int, int, list[str] | None]] = field(default_factory=list)
     emitted: bool = False
 
 
@@ -85,18 +87,19 @@ class RequestTracing:
         finally:
             _current.reset(token)
 
-    def stage(self, name: str) -> AbstractContextManager[None]:
+    def stage(self, name: str, parts: list[str] | None = None) -> AbstractContextManager[None]:
+        """Time one stage; ``parts`` (filled while it runs) names what it did (``atrium.parts``)."""
         trace = _current.get()
-        return _NULL if trace is None else _timed(trace, name)
+        return _NULL if trace is None else _timed(trace, name, parts)
 
 
 @contextmanager
-def _timed(trace: _Trace, name: str) -> Iterator[None]:
+def _timed(trace: _Trace, name: str, parts: list[str] | None) -> Iterator[None]:
     start = time.time_ns()
     try:
         yield
     finally:
-        trace.stages.append((name, start, time.time_ns()))
+        trace.stages.append((name, start, time.time_ns(), parts))
 
 
 def emit(parent: Any, identity: Identity) -> None:
@@ -110,8 +113,9 @@ def emit(parent: Any, identity: Identity) -> None:
         if parent.is_recording():
             parent.set_attributes(attributes)
         context = _parent_context(parent)
-        for name, start, end in trace.stages:
-            span = trace.tracer.start_span(name, context=context, start_time=start, attributes=attributes)
+        for name, start, end, parts in trace.stages:
+            named = attributes if parts is None else {**attributes, PARTS_ATTRIBUTE: ",".join(parts)}
+            span = trace.tracer.start_span(name, context=context, start_time=start, attributes=named)
             span.end(end_time=end)
     except Exception:  # tracing never fails a request
         log.warning("emitting Atrium's spans failed", exc_info=True)

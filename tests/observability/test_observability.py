@@ -178,7 +178,9 @@ def test_litellms_request_span_and_atriums_children_carry_the_account(
     }
     assert {k: parent.attributes.get(k) for k in ATTRS} == expected
     names = {c.name for c in children}
-    assert {"atrium.route_policy", "atrium.model_guard", "atrium.check.References"} <= names, names
+    assert {"atrium.route_policy", "atrium.model_guard", "atrium.isolation_checks"} <= names, names
+    checks = next(c for c in children if c.name == "atrium.isolation_checks")
+    assert "References" in str(checks.attributes.get("atrium.parts", "")).split(","), checks.attributes
     for child in children:
         assert child.trace_id == parent.trace_id
         assert {k: child.attributes.get(k) for k in ATTRS} == expected, child.name
