@@ -43,13 +43,13 @@ class AtriumCallback(custom_logger_class()):  # type: ignore[misc]
             check_request_references(data)  # no server-side references or callback settings in the body
             pinned = guard.pin_request(data)
         if account_id is not None:
-            with child_span(parent, "atrium.rate_limits", identity):
+            # One span for the account's limits: a span costs about what each of these checks does.
+            with child_span(parent, "atrium.budget_admission", identity):
                 await admit_request(account_id)  # the account's plan RPM/TPM (LiteLLM's 429 past it)
                 if runtime.monthly_tokens is not None:
                     await runtime.monthly_tokens.admit(account_id)  # the plan's tokens_monthly
-            # Last: the worst case is priced on the account's own deployment, after every other refusal.
-            if runtime.budgets is not None:
-                with child_span(parent, "atrium.budget_admission", identity):
+                # Last: the worst case is priced on the account's own deployment, after every other refusal.
+                if runtime.budgets is not None:
                     await runtime.budgets.admit(account_id, pinned)
         return pinned
 
