@@ -43,25 +43,36 @@ def chat(base_url: str, key: str, model: str, text: str = "hello", **extra: obje
     )
 
 
-def _wait_for(base_url: str, key: str, model: str, status: int, what: str, limit: float) -> float:
-    """Seconds until every worker answers ``status`` for ``model`` (eight answers in a row:
-    workers are picked at random)."""
+def _wait_for(base_url: str, key: str, model: str, status: int, what: str, limit: float, workers: int) -> float:
+    """Seconds until each of the proxy's ``workers`` answers ``status`` for ``model``.
+
+    A worker is told apart by ``/atrium/status`` (its pid) asked on the same connection as the
+    chat: the kernel hands connections to workers unevenly, so a run of answers in a row may all
+    come from the one worker that already has the change."""
     started = time.monotonic()
-    streak = 0
+    answers: dict[int, int] = {}
     while time.monotonic() - started < limit:
-        streak = streak + 1 if chat(base_url, key, model, "probe").status_code == status else 0
-        if streak >= 8:
+        with httpx.Client(base_url=base_url, timeout=60) as connection:  # one connection: one worker
+            pid = connection.get("/atrium/status").json()["worker_pid"]
+            code = connection.post(
+                "/v1/chat/completions",
+                headers={"Authorization": f"Bearer {key}"},
+                json={"model": model, "messages": [{"role": "user", "content": "probe"}]},
+            ).status_code
+            if connection.get("/atrium/status").json()["worker_pid"] == pid:  # still the same worker
+                answers[pid] = code
+        if len(answers) >= workers and all(answer == status for answer in answers.values()):
             return time.monotonic() - started
-        time.sleep(0.2 if streak else 0.5)
-    raise AssertionError(f"{model} was not {what} by every worker of {base_url} within {limit}s")
+        time.sleep(0.2)
+    raise AssertionError(f"{model} was not {what} by every worker of {base_url} within {limit}s: {answers}")
 
 
-def wait_until_served(base_url: str, key: str, model: str, limit: float = SERVE_LIMIT_S) -> float:
-    return _wait_for(base_url, key, model, 200, "served", limit)
+def wait_until_served(base_url: str, key: str, model: str, limit: float = SERVE_LIMIT_S, workers: int = 2) -> float:
+    return _wait_for(base_url, key, model, 200, "served", limit, workers)
 
 
-def wait_until_gone(base_url: str, key: str, model: str, limit: float = SERVE_LIMIT_S) -> float:
-    return _wait_for(base_url, key, model, 404, "removed", limit)
+def wait_until_gone(base_url: str, key: str, model: str, limit: float = SERVE_LIMIT_S, workers: int = 2) -> float:
+    return _wait_for(base_url, key, model, 404, "removed", limit, workers)
 
 
 def _add_account_models(base_url: str, world: AccountWorld, tag: str, *, use_credential: bool) -> ModelAccount:

@@ -65,8 +65,12 @@ def test_model_written_through_one_replica_is_served_and_removed_on_another(
             },
         )
     )
-    took = wait_until_served(second_replica.base_url, key, f"propagated-{second_replica.port}", limit=DEADLINE_S[kind])
+    took = wait_until_served(
+        second_replica.base_url, key, f"propagated-{second_replica.port}", limit=DEADLINE_S[kind], workers=1
+    )
     print(f"[{kind}] model served by the second replica after {took:.1f}s")
     ok(admin.post("/model/delete", json={"id": created["model_info"]["id"]}))
-    gone = wait_until_gone(second_replica.base_url, key, f"propagated-{second_replica.port}", limit=DEADLINE_S[kind])
+    gone = wait_until_gone(
+        second_replica.base_url, key, f"propagated-{second_replica.port}", limit=DEADLINE_S[kind], workers=1
+    )
     print(f"[{kind}] model gone from the second replica after {gone:.1f}s")
