@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from starlette.datastructures import Headers
@@ -38,7 +39,7 @@ from extensions.tenancy.request.checks import REQUEST_ID_HEADER
 from extensions.tenancy.request.context import Principal, PrincipalKind
 from extensions.tenancy.request.middleware import error_response
 
-__all__ = ["PRINCIPAL_SCOPE_KEY", "RESPONSE_CAP", "AuditCapture", "AuditMiddleware"]
+__all__ = ["PRINCIPAL_SCOPE_KEY", "RESPONSE_CAP", "AuditCapture", "AuditMiddleware", "held_until_recorded"]
 
 log = logging.getLogger("atrium.audit")
 
@@ -123,35 +124,49 @@ class AuditMiddleware:
         raw, receive = await buffer_body(receive)
         request = AuditedRequest(scope, template, _json(raw))
         await request.snapshot(writer)
-        held: list[Message] = []
-        size = 0
-        done = swallow = False
 
-        async def holding(message: Message) -> None:
-            nonlocal size, done, swallow
-            if swallow:
-                return  # the rest of an answer replaced by the audit failure
-            if done:
-                await send(message)
-                return
-            held.append(message)
-            if message["type"] != "http.response.body":
-                return
-            size += len(message.get("body", b""))
-            if message.get("more_body", False) and size <= RESPONSE_CAP:
-                return
-            done = True
-            start, parts = held[0], held[1:]
-            body = b"".join(m.get("body", b"") for m in parts) if size <= RESPONSE_CAP else b""
-            failure = await request.record(writer, scope, start, body)
-            if failure is not None:
-                swallow = True
-                await error_response(send, failure, request.request_id(start) or "")
-                return
-            for part in held:
-                await send(part)
+        async def record(start: Message, body: bytes) -> AtriumError | None:
+            return await request.record(writer, scope, start, body)
 
-        await self.app(scope, receive, holding)
+        await self.app(scope, receive, held_until_recorded(send, RESPONSE_CAP, record))
+
+
+Record = Callable[[Message, bytes], Awaitable[AtriumError | None]]
+
+
+def held_until_recorded(send: Send, cap: int, record: Record) -> Send:
+    """``send``, holding the answer (up to ``cap`` bytes) until ``record(start, body)`` has written
+    its entry; when that returns an error, the client gets the error instead of the answer (and
+    nothing of the rest of it). ``body`` is empty beyond ``cap``: the entry is written without it."""
+    held: list[Message] = []
+    size = 0
+    done = swallow = False
+
+    async def holding(message: Message) -> None:
+        nonlocal size, done, swallow
+        if swallow:
+            return  # the rest of an answer replaced by the audit failure
+        if done:
+            await send(message)
+            return
+        held.append(message)
+        if message["type"] != "http.response.body":
+            return
+        size += len(message.get("body", b""))
+        if message.get("more_body", False) and size <= cap:
+            return
+        done = True
+        start, parts = held[0], held[1:]
+        body = b"".join(m.get("body", b"") for m in parts) if size <= cap else b""
+        failure = await record(start, body)
+        if failure is not None:
+            swallow = True
+            await error_response(send, failure, AuditedRequest.request_id(start) or "")
+            return
+        for part in held:
+            await send(part)
+
+    return holding
 
 
 class AuditedRequest:

@@ -26,13 +26,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from extensions import litellm
 from extensions.audit.entries import Actor
-from extensions.audit.middleware import AuditedRequest
+from extensions.audit.middleware import AuditedRequest, held_until_recorded
 from extensions.audit.signins import SigninAttempt, bounded, signin_writer
 from extensions.audit.writer import AuditWriter
 from extensions.errors import AtriumError
 from extensions.logs import request_id_var
 from extensions.request_body import buffer_body
-from extensions.tenancy.request.middleware import error_response
 
 __all__ = ["SIGNIN_ROUTES", "SigninCapture"]
 
@@ -121,30 +120,11 @@ class SigninCapture:
         claimed = _claimed(raw, headers.get("content-type", ""), field)
         client = scope.get("client")
         attempt = SigninAttempt(action, "POST", scope["path"], headers, client[0] if client else None)
-        held: list[Message] = []
-        size = 0
-        done = False
 
-        async def holding(message: Message) -> None:
-            nonlocal size, done
-            if done:
-                await send(message)
-                return
-            held.append(message)
-            if message["type"] != "http.response.body":
-                return
-            size += len(message.get("body", b""))
-            if message.get("more_body", False) and size <= _HOLD_CAP:
-                return
-            done = True
-            failure = await self._record(attempt, held[0], claimed)
-            if failure is not None:
-                await error_response(send, failure, AuditedRequest.request_id(held[0]) or "")
-                return
-            for part in held:
-                await send(part)
+        async def record(start: Message, body: bytes) -> AtriumError | None:
+            return await self._record(attempt, start, claimed)
 
-        await self.app(scope, receive, holding)
+        await self.app(scope, receive, held_until_recorded(send, _HOLD_CAP, record))
 
     async def _record(self, attempt: SigninAttempt, start: Message, claimed: str | None) -> AtriumError | None:
         """Write the entry; the error to answer instead of a success whose entry was not written."""
