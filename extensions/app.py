@@ -34,6 +34,7 @@ from extensions.budgets.entitlements import EntitlementLimits
 from extensions.budgets.ledger import Ledger
 from extensions.budgets.settings import BudgetSettingsStore
 from extensions.budgets.tokens import MonthlyTokens
+from extensions.heap import freeze_startup_heap
 from extensions.logs import configure_logging
 from extensions.models.masking import ModelNameMasking
 from extensions.models.provider_objects import ProviderObjects
@@ -176,6 +177,7 @@ def _wrap_lifespan(inner: Lifespan) -> Lifespan:
         with system_context():
             async with inner(app) as state:
                 await _start()
+                freeze_startup_heap()  # last: everything start-up made is in the frozen heap
                 try:
                     yield state
                 finally:

@@ -34,6 +34,8 @@ ENV_VARS: dict[str, str] = {
     "ATRIUM_PRISMA_ENGINE_DIR": "The wasm engine project (default: the installed package's, or prisma/engine).",
     "ATRIUM_SCHEMA": "schema.prisma to generate the client from (default: the package's, or the checkout's).",
     "ATRIUM_LOG_LEVEL": "Log level of Atrium's structured logs (default INFO).",
+    "ATRIUM_GC_FREEZE": "1 | 0: freeze each worker's start-up heap out of the garbage collector's way (default 1; "
+    "extensions/heap.py).",
     # Identity (extensions/auth): SSO, super admins, trusted header, invitations.
     "SUPER_ADMIN_EMAILS": "Comma-separated emails that become super admins when they sign in through a trusted SSO.",
     "ATRIUM_PUBLIC_URL": "External base URL for SSO redirects and invitation links (default: the request's).",

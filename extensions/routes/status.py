@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from extensions.callbacks import atrium_callback
+from extensions.heap import frozen_objects
 from extensions.routes.errors import AtriumRoute
 from extensions.runtime import runtime
 from extensions.tenancy.request.context import peek_principal
@@ -26,6 +27,7 @@ def get_status_router() -> APIRouter:
             "started": runtime.started,
             "prisma_wrapped": runtime.prisma_wrapped,
             "callback_successes": atrium_callback.successes,
+            "gc_frozen_objects": frozen_objects(),  # the start-up heap the collector skips (extensions/heap.py)
         }
 
     return router
