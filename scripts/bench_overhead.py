@@ -214,8 +214,20 @@ def build_workload(upstream_base: str, accounts: int, models_per_account: int) -
     return Workload(config, groups, upstream_base, per_account=accounts > 0)
 
 
+# Priced like a small hosted model, so every request is costed and, with --budgets, really reserved
+# (an unpriced model would reserve nothing and make the budget path look cheaper than it is).
+INPUT_COST_PER_TOKEN = 1.5e-7
+OUTPUT_COST_PER_TOKEN = 6e-7
+
+
 def deployment(upstream_base: str, name: str) -> dict[str, Any]:
-    params = {"model": f"openai/{name}", "api_base": upstream_base, "api_key": "sk-bench-upstream"}
+    params = {
+        "model": f"openai/{name}",
+        "api_base": upstream_base,
+        "api_key": "sk-bench-upstream",
+        "input_cost_per_token": INPUT_COST_PER_TOKEN,
+        "output_cost_per_token": OUTPUT_COST_PER_TOKEN,
+    }
     return {"model_name": name, "litellm_params": params}
 
 
@@ -258,8 +270,15 @@ def make_proxies(
     config, atrium_config = workload.config, workload.atrium_config
     if sink is not None:
         config, atrium_config = observed(config), observed(atrium_config)
+    # The same REDIS_URL on both: LiteLLM itself uses it (spend counters, caches), in Atrium as in vanilla.
     vanilla = vanilla_proxy(
-        workdir, database_url=dsn, master_key=MASTER_KEY, config=config, workers=workers, extra_env=otel_env(sink)
+        workdir,
+        database_url=dsn,
+        master_key=MASTER_KEY,
+        config=config,
+        workers=workers,
+        extra_env=otel_env(sink),
+        redis_url=redis_url,
     )
     atrium = ProxyProcess(
         workdir,

@@ -29,8 +29,10 @@ def vanilla_proxy(
     config: dict[str, Any],
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
+    redis_url: str | None = None,
 ) -> ProxyProcess:
-    """An unstarted vanilla LiteLLM proxy on a free loopback port, reading ``config``."""
+    """An unstarted vanilla LiteLLM proxy on a free loopback port, reading ``config`` (with
+    ``redis_url``: LiteLLM's ``REDIS_URL``, which it uses for its own spend counters and caches)."""
     env = {
         **COMMON_ENV,
         # The database is migrated beforehand (Atrium's migrator applies LiteLLM's own migrations):
@@ -41,7 +43,13 @@ def vanilla_proxy(
         **(extra_env or {}),
     }
     proxy = ProxyProcess(
-        workdir, database_url=database_url, master_key=master_key, config=config, extra_env=env, command=[]
+        workdir,
+        database_url=database_url,
+        master_key=master_key,
+        config=config,
+        extra_env=env,
+        command=[],
+        redis_url=redis_url,
     )
     # ProxyProcess picks the port and writes the config file: the command can only name them now.
     proxy.command = [

@@ -18,6 +18,7 @@ import pytest
 import redis
 from budget_support import run_sql, set_budget
 
+from extensions.budgets import rate_limits
 from extensions.budgets.plans import Entitlements
 from extensions.budgets.rate_limits import WINDOW_SECONDS, AccountRateLimits
 from extensions.testing.fake_upstream import FakeUpstream, free_port
@@ -224,3 +225,25 @@ def test_redis_stopped_mid_load_requests_are_served_and_limits_fall_back(
     finally:
         replica.stop()
         stop_process(server)
+
+
+async def test_a_successs_tokens_ride_on_the_next_admission_or_the_flush(redis_url: str) -> None:
+    """One Redis round trip per request: recorded tokens wait in the worker until the account's next
+    admission carries them (in the same script), or the flush sends them, whichever comes first."""
+    limits = Entitlements(plan_id="p", limits={"tpm": 100})
+    account = f"acct-{uuid.uuid4().hex[:8]}"
+    limiter = AccountRateLimits(redis_url, clock=lambda: 600.0)  # window 10
+    _, tpm_key = AccountRateLimits.keys(account, 10)
+    shared = redis.Redis.from_url(redis_url)
+
+    await limiter.record_tokens(account, 60)
+    assert shared.get(tpm_key) is None  # not sent on its own
+    await limiter.admit(account, limits)  # carries the 60, then checks: 60 < 100, admitted
+    assert shared.get(tpm_key) == b"60"
+
+    await limiter.record_tokens(account, 50)
+    await asyncio.sleep(rate_limits.FLUSH_SECONDS + 0.5)  # no admission meanwhile: the flush sends them
+    assert shared.get(tpm_key) == b"110"
+    with pytest.raises(Exception) as refused:
+        await limiter.admit(account, limits)
+    assert getattr(refused.value, "status_code", None) == 429
