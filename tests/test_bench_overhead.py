@@ -47,9 +47,11 @@ def test_bench_overhead_prints_both_figures_and_the_ratio(
     for proxy in ("vanilla", "atrium"):
         assert re.search(rf"^{proxy}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+0\s", out, re.M), out
     assert re.search(rf"ratio atrium/vanilla: req/s {NUMBER}x, p50 {NUMBER}x, p99 {NUMBER}x", out), out
+    assert re.search(rf"per-round req/s ratios: {NUMBER}; median {NUMBER}x", out), out
 
     results = json.loads(report.read_text())["results"]
     for proxy in ("vanilla", "atrium"):
         assert results[proxy]["rounds"][0]["ok"] > 0
         assert results[proxy]["errors"] == {}
     assert set(results["ratio_atrium_vanilla"]) == {"req/s", "p50", "p99"}
+    assert len(results["round_ratios"]) == 1 and results["median_round_ratio"] == results["round_ratios"][0]
