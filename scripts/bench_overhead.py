@@ -166,6 +166,43 @@ def tree_cpu_seconds(root_pid: int | None) -> float | None:
     return total
 
 
+def tree_pids(root_pid: int | None) -> list[int]:
+    """A process and all its descendants."""
+    if root_pid is None:
+        return []
+    procs, found, todo = _processes(), [], [root_pid]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(child for child, (ppid, _) in procs.items() if ppid == pid)
+    return found
+
+
+def _is_python(pid: int) -> bool:
+    try:
+        return b"python" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return False
+
+
+def pin_proxies(pids: list[int | None]) -> str:
+    """Give the proxies' Python processes (server, uvicorn workers) every CPU but the first, and the
+    first to everything else (this script, the load generator, the fake upstream, the Prisma
+    engines): a proxy under load then never shares its core with the load it is measured under.
+    Only one proxy is loaded at a time, so both get the same cores. Returns a line for the report."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2:
+        return "not pinned (one CPU)"
+    rest, proxy_cpus = {cpus[0]}, set(cpus[1:])
+    proxies = {pid for root in pids for pid in tree_pids(root)}
+    for pid in tree_pids(os.getpid()):  # the load process, spawned later, inherits this script's
+        try:
+            os.sched_setaffinity(pid, proxy_cpus if pid in proxies and _is_python(pid) else rest)
+        except OSError:
+            continue  # gone meanwhile
+    return f"proxies on CPU {','.join(map(str, sorted(proxy_cpus)))}, load, upstream and engines on CPU {cpus[0]}"
+
+
 def wait_until_idle(pids: list[int | None], timeout: float = 180.0) -> None:
     """Wait for the proxies to finish booting: two seconds in a row under 10% of a core each.
 
@@ -402,13 +439,15 @@ def round_ratios(stats: dict[str, ProxyStats]) -> list[float]:
     return [a.rps / v.rps if v.rps else float("nan") for v, a in pairs]
 
 
-def render(stats: dict[str, ProxyStats], args: argparse.Namespace, deployments: int, keys: int) -> str:
+def render(
+    stats: dict[str, ProxyStats], args: argparse.Namespace, deployments: int, keys: int, pinning: str = "not pinned"
+) -> str:
     litellm_version = litellm.CONTRACT.versions.get("litellm", "")
     lines = [
         f"gateway overhead: atrium serve vs vanilla LiteLLM {litellm_version}",
         f"concurrency {args.concurrency}, {args.duration:g} s x {args.rounds} round(s) each, interleaved; "
         f"warm-up {args.warmup:g} s; workers {args.workers}; deployments {deployments}; keys {keys}; "
-        f"{os.cpu_count()} CPU(s), Prisma engine {select_engine().kind}",
+        f"{os.cpu_count()} CPU(s), Prisma engine {select_engine().kind}; {pinning}",
         "",
         f"{'round':<6}{'proxy':<9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}",
     ]
@@ -509,6 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     dsn = asyncio.run(create_migrated_database(server_dsn, "bench_overhead"))
     upstream: subprocess.Popen[bytes] | None = None
     proxies: dict[str, ProxyProcess] = {}
+    pinning = "not pinned"
     sink = OtlpReceiver(keep=False).start() if args.observability else None
     tmp = tempfile.TemporaryDirectory(prefix="bench-overhead-")
     try:
@@ -524,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         wait_until_idle([proxy_pid(proxy.port) for proxy in proxies.values()])
         print(f"proxies idle {time.monotonic() - started:.0f} s after start", file=sys.stderr)
+        pinning = pin_proxies([proxy_pid(proxy.port) for proxy in proxies.values()]) if args.pin else "not pinned"
         targets = {
             name: generate_keys(proxy, workload, atrium=name == "atrium", budgets=args.budgets)
             for name, proxy in proxies.items()
@@ -541,11 +582,11 @@ def main(argv: list[str] | None = None) -> int:
         tmp.cleanup()
         if sink is not None:
             sink.stop()
-    print(render(stats, args, len(workload.config["model_list"]), len(workload.key_models)))
+    print(render(stats, args, len(workload.config["model_list"]), len(workload.key_models), pinning))
     if sink is not None:
         print(f"observability: otel + prometheus on both; {sink.count} OTLP export batches received")
     if args.json:
-        payload = {"settings": vars(args), "cpus": os.cpu_count(), "results": as_json(stats)}
+        payload = {"settings": vars(args), "cpus": os.cpu_count(), "pinning": pinning, "results": as_json(stats)}
         Path(args.json).write_text(json.dumps(payload, indent=2))
     return 0
 
@@ -597,6 +638,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="both proxies with LiteLLM's otel (OTLP/HTTP to a local sink) and prometheus callbacks; "
         "Atrium adds its spans and account labels (its audit log is always on)",
+    )
+    add(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with 2+ CPUs, run the proxies on all CPUs but the first and everything else on the first "
+        "(default on; --no-pin leaves placement to the kernel)",
     )
     add("--json", metavar="PATH", help="also write the results as JSON to PATH")
     return parser
