@@ -31,7 +31,7 @@ from extensions.budgets import plans
 from extensions.budgets.admission import BudgetAdmission, ReservationScope
 from extensions.budgets.alerts import BudgetAlerts
 from extensions.budgets.entitlements import EntitlementLimits
-from extensions.budgets.ledger import Ledger, ledger_pool
+from extensions.budgets.ledger import Ledger
 from extensions.budgets.settings import BudgetSettingsStore
 from extensions.budgets.tokens import MonthlyTokens
 from extensions.heap import freeze_startup_heap
@@ -141,8 +141,7 @@ async def _start() -> None:
             loop.start()
         runtime.budget_alerts = BudgetAlerts(runtime.pool)
         runtime.budget_alerts.start()
-        runtime.ledger_pool = await ledger_pool(dsn)
-        runtime.budgets = BudgetAdmission(runtime.budget_settings, Ledger(runtime.ledger_pool), runtime.budget_alerts)
+        runtime.budgets = BudgetAdmission(runtime.budget_settings, Ledger(runtime.pool), runtime.budget_alerts)
         runtime.budgets.start()
         runtime.monthly_tokens = MonthlyTokens(runtime.pool)
     runtime.prisma_wrapped = litellm.wrap_prisma_db(ScopedPrisma)
@@ -158,9 +157,6 @@ async def _stop() -> None:
     if runtime.budgets is not None:
         await runtime.budgets.stop()
         runtime.budgets = None
-    if runtime.ledger_pool is not None:
-        await runtime.ledger_pool.close()
-        runtime.ledger_pool = None
     if runtime.budget_alerts is not None:
         await runtime.budget_alerts.stop()
         runtime.budget_alerts = None

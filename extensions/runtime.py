@@ -15,7 +15,6 @@ class Runtime:
     started: bool = False
     prisma_wrapped: bool = False
     pool: Any = None  # asyncpg.Pool, once started with a database
-    ledger_pool: Any = None  # asyncpg.Pool of the budget ledger's request-path statements
     bus: Any = None  # InvalidationBus
     resolver: Any = None  # TenantResolver
     accounts: Any = None  # AccountStore

@@ -21,11 +21,10 @@ import asyncpg
 
 from extensions.budgets.periods import Period, db_time
 
-__all__ = ["LEASE_S", "LEDGER_POOL_SIZE", "Ledger", "PeriodState", "Reservation", "ledger_pool"]
+__all__ = ["LEASE_S", "Ledger", "PeriodState", "Reservation"]
 
 # Sums of floats leave residues (1e-15) where nothing is held any more: reserved is rounded to 1e-10 USD.
 LEASE_S: Final = 300.0  # renewed every minute while the request runs
-LEDGER_POOL_SIZE: Final = 5  # per worker: each statement holds a connection for one round trip
 
 # A period opens with what the account already spent in it (LiteLLM's spend logs), so a budget
 # set mid-period, or a ledger rebuilt, starts from PostgreSQL's figures rather than from zero.
@@ -84,21 +83,6 @@ SELECT spend, reserved, requests FROM "Atrium_BudgetPeriod" WHERE account_id = $
 """
 
 
-async def _statements_only(conn: asyncpg.Connection) -> None:
-    """The ledger pool's reset. asyncpg's default runs one more round trip on every release (advisory
-    unlock, UNLISTEN, RESET ALL) to undo session state; the ledger's connections run single
-    statements only (no SET, no session lock, no LISTEN), so there is none. asyncpg still rolls
-    back a transaction left open before calling this."""
-
-
-async def ledger_pool(dsn: str, **options: object) -> asyncpg.Pool:
-    """The pool the request path's reservations and settlements run on (two statements a request)."""
-    pool: asyncpg.Pool = await asyncpg.create_pool(
-        dsn, min_size=1, max_size=LEDGER_POOL_SIZE, reset=_statements_only, **options
-    )
-    return pool
-
-
 @dataclass(frozen=True)
 class Reservation:
     id: str
@@ -115,8 +99,6 @@ class PeriodState:
 
 
 class Ledger:
-    """On a :func:`ledger_pool` in the gateway (any pool runs it: tests use their own)."""
-
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
         self._opened: set[tuple[str, datetime]] = set()

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from extensions.budgets.admission import BudgetAdmission
-from extensions.budgets.ledger import Ledger, ledger_pool
+from extensions.budgets.ledger import Ledger
 from extensions.budgets.periods import CALENDAR_MONTH, check_duration, period_at
 from extensions.budgets.settings import BudgetSettings, BudgetSettingsStore
 from extensions.errors import RequestError
@@ -47,9 +47,9 @@ def test_bad_durations_are_refused(bad: str) -> None:
 
 @pytest.fixture
 async def pools(database_url: str) -> AsyncIterator[tuple[asyncpg.Pool, asyncpg.Pool]]:
-    """Two ledger pools, as the gateway makes them: two replicas' view of the same database."""
-    first = await ledger_pool(database_url)
-    second = await ledger_pool(database_url)
+    """Two pools: two replicas' view of the same database."""
+    first = await asyncpg.create_pool(database_url, min_size=1, max_size=10)
+    second = await asyncpg.create_pool(database_url, min_size=1, max_size=10)
     try:
         yield first, second
     finally:
@@ -121,25 +121,3 @@ async def test_an_exchange_that_ended_unclaimed_is_released(pools: tuple[asyncpg
     await admission.release_unclaimed(now=time.monotonic() + 3600)
     assert await pools[1].fetchval(count, account) == 0
     await admission.succeeded({"litellm_call_id": call_id, "response_cost": 0.0})  # a late callback: nothing
-
-
-async def test_the_ledger_pool_releases_without_a_reset_round_trip(database_url: str) -> None:
-    """A request's reserve and settle are one statement each: the pool adds no reset query on
-    release (asyncpg's default adds one per statement), and still rolls back a transaction left open."""
-    sent: list[str] = []
-
-    async def log_queries(conn: asyncpg.Connection) -> None:
-        conn.add_query_logger(lambda record: sent.append(record.query))
-
-    pool = await ledger_pool(database_url, init=log_queries)
-    try:
-        await pool.fetchval("SELECT 1")
-        await pool.fetchval("SELECT 2")
-        assert sent == ["SELECT 1", "SELECT 2"], sent
-        conn = await pool.acquire()
-        await conn.execute("BEGIN")
-        await pool.release(conn)
-        assert sent[-1] == "ROLLBACK"
-        assert await pool.fetchval("SELECT txid_current_if_assigned() IS NULL")
-    finally:
-        await pool.close()
