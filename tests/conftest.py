@@ -28,6 +28,10 @@ os.environ.setdefault("ATRIUM_TEST_LOG_DIR", str(REPO_ROOT / "test-artifacts" / 
 # (not `localhost`, not [::1], no range). Every proxy a test starts inherits it.
 EGRESS_ALLOW = "127.0.0.1"
 os.environ["ATRIUM_EGRESS_ALLOW"] = EGRESS_ALLOW
+# One salt for this process and every proxy it starts, as every replica of a deployment shares one:
+# a proxy's alert sender may take an outbox row a test wrote (they share the database) and must be
+# able to read the secret the test encrypted.
+os.environ.setdefault("LITELLM_SALT_KEY", "sk-test-salt-0123456789")
 # Every test signs in from loopback, and some modules fail dozens of sign-ins on purpose: with the
 # default sign-in throttle the later ones would get 429. tests/auth/test_throttle.py sets its own.
 for _limit in ("FAILURES_PER_ADDRESS", "FAILURES_PER_ACCOUNT", "ATTEMPTS_PER_ADDRESS", "ATTEMPTS_PER_ACCOUNT"):

@@ -24,6 +24,7 @@ import httpx
 
 from extensions.auth.mailer import send_mail, smtp_settings
 from extensions.budgets.alert_config import AlertConfig, AlertConfigStore
+from extensions.egress.policy import EgressRefused, current_policy
 from extensions.egress.transport import guarded_transport
 from extensions.errors import AtriumError
 
@@ -87,7 +88,9 @@ class Sender:
             if delivery.channel == "webhook":
                 return await self._webhook(delivery, config)
             return await self._email(delivery)
-        except AtriumError as exc:  # egress refused, no SMTP server, unreadable secret
+        except EgressRefused as exc:  # the operator's policy, not the receiver: retrying cannot help
+            return Attempt(False, error=f"{exc.code}: {exc.message}"[:ERROR_MAX], final=True)
+        except AtriumError as exc:  # no SMTP server, unreadable secret
             return Attempt(False, error=f"{exc.code}: {exc.message}"[:ERROR_MAX])
         except (httpx.HTTPError, aiosmtplib.SMTPException, OSError) as exc:
             return Attempt(False, error=_short(exc))
@@ -105,6 +108,9 @@ class Sender:
     async def _webhook(self, delivery: Delivery, config: AlertConfig) -> Attempt:
         if not config.webhook_secret_enc:
             return Attempt(False, error="the account's alert webhook was removed", final=True)
+        # The address first: a refused destination is refused whatever the secret (the transport
+        # checks again, and pins, when it connects).
+        await current_policy().check(delivery.target, "webhook_url")
         now = self._clock()
         body = json.dumps({**delivery.payload, "sent_at": now.isoformat()}, separators=(",", ":")).encode()
         response = await self._client().post(

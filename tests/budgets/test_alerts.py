@@ -31,12 +31,6 @@ NOVEMBER = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
 DECEMBER = (datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
 
 
-@pytest.fixture(autouse=True)
-def _salt(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The webhook secret is encrypted in this process (no proxy, so no master key): give LiteLLM a salt.
-    monkeypatch.setenv("LITELLM_SALT_KEY", "sk-budget-alerts-test-salt")
-
-
 @pytest.fixture
 async def replicas(database_url: str) -> AsyncIterator[tuple[asyncpg.Pool, asyncpg.Pool]]:
     one = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
@@ -265,8 +259,12 @@ async def test_the_webhook_address_is_checked_when_written_and_when_sent(
     await store.put(
         account, webhook_url="http://127.0.0.1:9/h", webhook_secret=SECRET, emails=[], enabled=True, updated_by=None
     )
+    # ... and refused before the secret is read: an unreadable secret (the salt changed) does not hide it.
     await pool.execute(
-        'UPDATE "Atrium_BudgetAlertConfig" SET webhook_url = $2 WHERE account_id = $1', account, "http://10.1.2.3/hook"
+        'UPDATE "Atrium_BudgetAlertConfig" SET webhook_url = $2, webhook_secret_enc = $3 WHERE account_id = $1',
+        account,
+        "http://10.1.2.3/hook",
+        "not-a-ciphertext",
     )
     alerts = BudgetAlerts(pool, retry=RetryPolicy(max_attempts=1), poll_s=0.05)
     await alerts.settled(
