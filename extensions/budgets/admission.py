@@ -1,12 +1,14 @@
 """Admission and settlement of account budgets, on LiteLLM's callback hooks.
 
 Before the provider call (LiteLLM's pre-call hook, after its own key/team/user reservations),
-the request's worst case (LiteLLM's estimate) is reserved in the account's ledger; a request
-whose worst case does not fit what is left is refused with LiteLLM's own budget error, before
-it reaches the provider. The reservation is settled to the cost LiteLLM logs (at stream end for
-streams, including a client that disconnects mid-stream, which LiteLLM bills for what the
-provider produced), released when the request fails, and released once the HTTP exchange is
-over if no callback claimed it (LiteLLM's ``BudgetReservationReleaseMiddleware`` rule).
+the request's worst case (LiteLLM's estimate) is reserved in the worker's slice of the account's
+budget (``slices``, leased from the ledger); a request whose worst case does not fit what is
+left is refused with LiteLLM's own budget error, before it reaches the provider. The reservation
+is settled to the cost LiteLLM logs (at stream end for streams, including a client that
+disconnects mid-stream, which LiteLLM bills for what the provider produced), released when the
+request fails, and released once the HTTP exchange is over if no callback claimed it (LiteLLM's
+``BudgetReservationReleaseMiddleware`` rule). Settled costs reach the ledger, and the alerts,
+within ``FLUSH_S``.
 """
 
 from __future__ import annotations
@@ -24,18 +26,18 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from extensions import litellm
 from extensions.background import Loop
-from extensions.budgets.ledger import Ledger, Reservation
+from extensions.budgets.ledger import Ledger, PeriodState
 from extensions.budgets.periods import Period
 from extensions.budgets.settings import BudgetSettings, BudgetSettingsStore
+from extensions.budgets.slices import FLUSH_S, Slice, Slices
 
 __all__ = ["BudgetAdmission", "ReservationScope", "SettledHook"]
 
 log = logging.getLogger("atrium.budgets")
 
 RENEW_EVERY_S: Final = 60.0
-MAX_HOLD_S: Final = 3600.0  # past this a reservation is left to its lease (the request is stuck)
+MAX_HOLD_S: Final = 3600.0  # past this a reservation is released (the request is stuck; it is charged if it ends)
 UNCLAIMED_GRACE_S: Final = 30.0  # LiteLLM logs success after the response; wait before releasing
-UNCLAIMED_CHECK_S: Final = 5.0
 
 # The call ids whose reservations the current HTTP exchange made (set by ReservationScope).
 _EXCHANGE_CALLS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("atrium_budget_calls", default=None)
@@ -65,24 +67,27 @@ def _money(value: float) -> str:
 
 
 class _Held:
-    __slots__ = ("reservation", "settings", "since")
+    __slots__ = ("amount", "settings", "since", "slice")
 
-    def __init__(self, reservation: Reservation, settings: BudgetSettings) -> None:
-        self.reservation = reservation
+    def __init__(self, held_in: Slice, amount: float, settings: BudgetSettings) -> None:
+        self.slice = held_in
+        self.amount = amount
         self.settings = settings
         self.since = time.monotonic()
 
 
 class BudgetAdmission:
-    """One worker's side of the account ledger: what it reserved and has not settled yet."""
+    """One worker's side of the account ledger: its slices, what it reserved and has not settled yet."""
 
     def __init__(self, store: BudgetSettingsStore, ledger: Ledger, hook: SettledHook | None = None) -> None:
         self.store = store
         self.ledger = ledger
+        self.slices = Slices(ledger)
         self.hook = hook
         self._held: dict[str, _Held] = {}
+        self._settings: dict[str, BudgetSettings] = {}  # the latest seen per account, for the alerts
         self._ended: collections.deque[tuple[float, list[str]]] = collections.deque()
-        self._loop = Loop("atrium-budget-leases", self._tend, UNCLAIMED_CHECK_S, log)
+        self._loop = Loop("atrium-budget-slices", self._tend, FLUSH_S, log)
         self._renewed = time.monotonic()
 
     async def admit(self, account_id: str, data: dict[str, Any]) -> None:
@@ -98,17 +103,17 @@ class BudgetAdmission:
         amount = max(estimate or 0.0, 0.0)
         period = settings.period()
         limit = settings.hard_limit if settings.enforced else None
-        reservation = await self.ledger.reserve(account_id, period, amount, limit)
-        if reservation is None:
-            raise await self._refusal(settings, amount)
-        self._held[call_id] = _Held(reservation, settings)
+        held = await self.slices.take(account_id, period, limit, amount)
+        if isinstance(held, PeriodState):
+            raise self._refusal(settings, amount, held)
+        self._settings[account_id] = settings
+        self._held[call_id] = _Held(held, amount, settings)
         calls = _EXCHANGE_CALLS.get()
         if calls is not None:
             calls.append(call_id)
 
-    async def _refusal(self, settings: BudgetSettings, amount: float) -> Exception:
+    def _refusal(self, settings: BudgetSettings, amount: float, state: PeriodState) -> Exception:
         period = settings.period()
-        state = await self.ledger.state(settings.account_id, period)
         current = state.spend + state.reserved
         max_budget = settings.max_budget or 0.0
         resets = f" Resets at {period.end.isoformat()}." if period.resets else " The budget does not reset."
@@ -140,8 +145,11 @@ class BudgetAdmission:
             spend = await self.ledger.charge(account_id, own.period(), cost)
             await self._alert(own, own.period(), spend)
             return
-        spend = await self.ledger.settle(held.reservation, cost)
-        await self._alert(held.settings, held.reservation.period, spend)
+        if held.slice.closed:  # given back meanwhile (the worker is stopping): charged on its own
+            spend = await self.ledger.charge(held.slice.account_id, held.slice.period, cost)
+            await self._alert(held.settings, held.slice.period, spend)
+            return
+        held.slice.settle(held.amount, cost)  # reaches the ledger (and the alerts) with the next flush
 
     async def _alert(self, settings: BudgetSettings, period: Period, spend: float | None) -> None:
         if spend is not None and self.hook is not None and settings.max_budget:
@@ -161,7 +169,7 @@ class BudgetAdmission:
         """Release the call's reservation: the request failed, nothing was produced to charge."""
         held = self._held.pop(str(data.get("litellm_call_id")), None)
         if held is not None:
-            await self.ledger.release(held.reservation)
+            held.slice.settle(held.amount, 0.0)
 
     def exchange_ended(self, call_ids: list[str]) -> None:
         """After an HTTP exchange: what no success or failure callback claims within the grace time
@@ -174,7 +182,7 @@ class BudgetAdmission:
             for call_id in self._ended.popleft()[1]:
                 held = self._held.pop(call_id, None)
                 if held is not None:
-                    await self.ledger.release(held.reservation)
+                    held.slice.settle(held.amount, 0.0)
 
     # -- leases ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -182,21 +190,31 @@ class BudgetAdmission:
 
     async def stop(self) -> None:
         await self._loop.stop()
+        await self._alerts(await self.slices.close_all())
+
+    async def tend(self, now: float | None = None) -> None:
+        """Release what no callback claimed, flush what was settled, give back idle slices."""
+        await self.release_unclaimed(now)
+        await self._alerts(await self.slices.tend(now))
+
+    async def _alerts(self, touched: list[tuple[Slice, float]]) -> None:
+        for held, spend in touched:
+            settings = self._settings.get(held.account_id)
+            if settings is not None:
+                await self._alert(settings, held.period, spend)
 
     async def _tend(self) -> None:
-        """Release what no callback claimed; every ``RENEW_EVERY_S``, renew this worker's leases
-        and sweep expired ones (anyone's)."""
-        try:
-            await self.release_unclaimed()
-        except Exception:
-            log.warning("unclaimed reservations not released; retrying", exc_info=True)
+        """Every ``FLUSH_S``: ``tend``; every ``RENEW_EVERY_S``: renew this worker's leases and sweep
+        expired ones (anyone's)."""
+        await self.tend()
         if time.monotonic() - self._renewed < RENEW_EVERY_S:
             return
         self._renewed = now = time.monotonic()
         for call_id, held in list(self._held.items()):
             if now - held.since > MAX_HOLD_S:
                 self._held.pop(call_id, None)
-        await self.ledger.renew([held.reservation.id for held in self._held.values()])
+                held.slice.settle(held.amount, 0.0)
+        await self.ledger.renew(self.slices.held())
         await self.ledger.sweep()
 
 

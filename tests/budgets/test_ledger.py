@@ -1,4 +1,5 @@
-"""The PostgreSQL ledger on its own: periods, atomic reservations across pools, settle once, leases."""
+"""The PostgreSQL ledger and workers' slices of it: periods, atomic leases across pools, flushes,
+give-backs, expired leases."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import asyncpg
 import pytest
 
 from extensions.budgets.admission import BudgetAdmission
-from extensions.budgets.ledger import Ledger
-from extensions.budgets.periods import CALENDAR_MONTH, check_duration, period_at
+from extensions.budgets.ledger import Ledger, PeriodState
+from extensions.budgets.periods import CALENDAR_MONTH, Period, check_duration, period_at
 from extensions.budgets.settings import BudgetSettings, BudgetSettingsStore
+from extensions.budgets.slices import IDLE_S, Slice, Slices
 from extensions.errors import RequestError
 
 
@@ -57,37 +59,105 @@ async def pools(database_url: str) -> AsyncIterator[tuple[asyncpg.Pool, asyncpg.
         await second.close()
 
 
-async def test_concurrent_reservations_never_pass_the_limit(pools: tuple[asyncpg.Pool, asyncpg.Pool]) -> None:
-    account = f"ledger-{uuid.uuid4().hex[:8]}"
-    period = period_at(datetime.now(UTC), duration="30d", anchor=datetime.now(UTC))
-    ledgers = [Ledger(pools[0]), Ledger(pools[1])]
-    # 100 reservations of 0.03 against 1.00 from two "replicas" at once: exactly 33 fit.
-    held = await asyncio.gather(*(ledgers[n % 2].reserve(account, period, 0.03, 1.0) for n in range(100)))
-    admitted = [r for r in held if r is not None]
-    assert len(admitted) == 33
-    state = await ledgers[0].state(account, period)
-    assert state.reserved == pytest.approx(0.99) and state.spend == 0
-    # Settled twice (success on one worker, a late release on the other): counted once.
-    await asyncio.gather(*(ledgers[n % 2].settle(r, 0.02) for n, r in enumerate(admitted)))
-    await asyncio.gather(*(ledgers[(n + 1) % 2].release(r) for n, r in enumerate(admitted)))
-    state = await ledgers[1].state(account, period)
-    assert state.reserved == 0 and state.spend == pytest.approx(0.66) and state.requests == 33
+def _period() -> Period:
+    return period_at(datetime.now(UTC), duration="30d", anchor=datetime.now(UTC))
 
 
-async def test_expired_leases_are_released_once(pools: tuple[asyncpg.Pool, asyncpg.Pool]) -> None:
+async def test_concurrent_workers_never_hold_past_the_limit(pools: tuple[asyncpg.Pool, asyncpg.Pool]) -> None:
+    """Four workers on two "replicas" admit 100 calls of 0.03 against 1.00 at once: what they admit
+    never passes the limit, slices shrink so that nearly all of it is used, and once every call is
+    settled and the slices are given back the ledger holds nothing and counts every call once."""
     account = f"ledger-{uuid.uuid4().hex[:8]}"
-    period = period_at(datetime.now(UTC), duration="30d", anchor=datetime.now(UTC))
+    period = _period()
+    workers = [Slices(Ledger(pools[n % 2])) for n in range(4)]
+    taken = await asyncio.gather(*(workers[n % 4].take(account, period, 1.0, 0.03) for n in range(100)))
+    admitted = [(n, s) for n, s in enumerate(taken) if isinstance(s, Slice)]
+    assert 30 <= len(admitted) <= 33, len(admitted)  # 33 fit; a worker's unused remainder may be stranded
+    assert all(
+        isinstance(s, PeriodState) and s.spend + s.reserved + 0.03 > 1.0
+        for s in taken
+        if s not in dict(admitted).values()
+    )
+    state = await Ledger(pools[0]).state(account, period)
+    assert state.spend == 0 and 0.03 * len(admitted) <= state.reserved + 1e-9 <= 1.0 + 1e-9
+    for _, held in admitted:
+        held.settle(0.03, 0.02)
+    for worker in workers:
+        await worker.tend(now=time.monotonic() + IDLE_S)
+    state = await Ledger(pools[1]).state(account, period)
+    assert state.reserved == 0 and state.spend == pytest.approx(0.02 * len(admitted))
+    assert state.requests == len(admitted)
+    count = 'SELECT count(*) FROM "Atrium_BudgetReservation" WHERE account_id = $1'
+    assert await pools[1].fetchval(count, account) == 0
+
+
+async def test_a_slice_is_a_share_of_what_is_left_and_never_less_than_the_call(
+    pools: tuple[asyncpg.Pool, asyncpg.Pool],
+) -> None:
+    account = f"ledger-{uuid.uuid4().hex[:8]}"
+    period = _period()
     ledger = Ledger(pools[0])
-    dead = await ledger.reserve(account, period, 0.5, 1.0, lease=0.0)  # its worker "died"
-    assert dead is not None
-    assert await ledger.reserve(account, period, 0.6, 1.0) is None  # still held
+    first = await ledger.lease("a", account, period, need=0.01, want=10.0, limit=1.0, share=0.125)
+    assert first.granted == pytest.approx(0.125)  # an eighth of 1.00
+    second = await ledger.lease("b", account, period, need=0.5, want=10.0, limit=1.0, share=0.125)
+    assert second.granted == pytest.approx(0.5)  # the need, though more than an eighth of 0.875
+    refused = await ledger.lease("c", account, period, need=0.4, want=10.0, limit=1.0, share=0.125)
+    assert refused.granted is None and refused.state.reserved == pytest.approx(0.625)
+    unlimited = await ledger.lease("d", account, period, need=0.4, want=10.0, limit=None)
+    assert unlimited.granted == 10.0  # alert_only: recorded, not limited
+    rows = await pools[1].fetch(
+        'SELECT id, amount FROM "Atrium_BudgetReservation" WHERE account_id = $1 ORDER BY id', account
+    )
+    assert [(r["id"], r["amount"]) for r in rows] == [("a", 0.125), ("b", 0.5), ("d", 10.0)]
+
+
+async def test_a_call_that_does_not_fit_is_refused_and_a_changed_limit_drains_the_old_slice(
+    pools: tuple[asyncpg.Pool, asyncpg.Pool],
+) -> None:
+    account = f"ledger-{uuid.uuid4().hex[:8]}"
+    period = _period()
+    worker = Slices(Ledger(pools[0]))
+    assert isinstance(await worker.take(account, period, 0.1, 0.2), PeriodState)  # worst case above the budget
+    old = await worker.take(account, period, 1.0, 0.2)
+    assert isinstance(old, Slice)
+    new = await worker.take(account, period, 0.5, 0.2)  # the limit was lowered
+    assert isinstance(new, Slice) and new is not old and not old.open
+    old.settle(0.2, 0.1)
+    await worker.tend()  # the old slice's only call settled: it is given back at once, with its cost
+    state = await Ledger(pools[1]).state(account, period)
+    assert state.spend == pytest.approx(0.1) and state.reserved == pytest.approx(new.amount)
+    assert old.closed and new.amount <= 0.5 - 0.1 + 1e-9
+
+
+async def test_expired_leases_are_released_once_and_the_spend_logs_fill_in(
+    pools: tuple[asyncpg.Pool, asyncpg.Pool],
+) -> None:
+    """A worker that dies holding a slice with settled costs it never flushed: any worker's sweep gives
+    the slice back once and raises the period's spend to what LiteLLM logged (not twice)."""
+    account = f"ledger-{uuid.uuid4().hex[:8]}"
+    period = _period()
+    ledger = Ledger(pools[0])
+    dead = await ledger.lease("dead", account, period, need=0.5, want=0.5, limit=1.0, lease=0.0)
+    assert dead.granted == 0.5
+    assert (await ledger.lease("other", account, period, need=0.6, want=0.6, limit=1.0)).granted is None
+    now = datetime.now(UTC).replace(tzinfo=None)
+    await pools[0].execute(
+        'INSERT INTO "LiteLLM_SpendLogs" (request_id, call_type, api_key, spend, "startTime", "endTime", account_id) '
+        "VALUES ($1, 'acompletion', 'k', 0.1, $2, $2, $3)",
+        uuid.uuid4().hex,
+        now,
+        account,
+    )
     await asyncio.sleep(0.05)
-    await asyncio.gather(Ledger(pools[0]).sweep(), Ledger(pools[1]).sweep())
+    swept = await asyncio.gather(Ledger(pools[0]).sweep(), Ledger(pools[1]).sweep(), Ledger(pools[1]).sweep())
+    assert sorted(swept)[-1] >= 1
     state = await ledger.state(account, period)
-    assert state.reserved == 0
-    assert await ledger.reserve(account, period, 0.6, 1.0) is not None
-    # The dead worker's call did finish after all: its cost is still charged.
-    assert await ledger.settle(dead, 0.1) == pytest.approx(0.1)
+    assert state.reserved == 0 and state.spend == pytest.approx(0.1)
+    assert (await ledger.lease("other", account, period, need=0.6, want=0.6, limit=1.0)).granted == 0.6
+    # The dead worker's flush arrives after all: the cost is charged, nothing is given back twice.
+    spend, held = await ledger.flush("dead", account, period, give_back=0.05, cost=0.05, requests=1)
+    assert not held and spend == pytest.approx(0.15)
+    assert (await ledger.state(account, period)).reserved == pytest.approx(0.6)
 
 
 async def test_a_call_that_reserved_nothing_is_still_charged_once(pools: tuple[asyncpg.Pool, asyncpg.Pool]) -> None:
@@ -109,15 +179,17 @@ async def test_an_exchange_that_ended_unclaimed_is_released(pools: tuple[asyncpg
     grace time after the exchange has passed, the reservation is released, and only then."""
     account = f"ledger-{uuid.uuid4().hex[:8]}"
     store = BudgetSettingsStore(pools[0])
-    await store.put(BudgetSettings(account_id=account, max_budget=1.0), by="test")
+    settings = await store.put(BudgetSettings(account_id=account, max_budget=1.0), by="test")
     admission = BudgetAdmission(store, Ledger(pools[0]))
     call_id = uuid.uuid4().hex
     await admission.admit(account, {"litellm_call_id": call_id, "model": "unpriced", "messages": []})
     count = 'SELECT count(*) FROM "Atrium_BudgetReservation" WHERE account_id = $1'
     assert await pools[1].fetchval(count, account) == 1
     admission.exchange_ended([call_id])
-    await admission.release_unclaimed()  # within the grace time: still held
+    await admission.tend()  # within the grace time: still held
     assert await pools[1].fetchval(count, account) == 1
-    await admission.release_unclaimed(now=time.monotonic() + 3600)
-    assert await pools[1].fetchval(count, account) == 0
+    assert len(admission.slices.held()) == 1
+    await admission.tend(now=time.monotonic() + 3600)  # released; the slice, idle, goes back
+    assert await pools[1].fetchval(count, account) == 0 and not admission.slices.held()
+    assert (await Ledger(pools[1]).state(account, settings.period())).reserved == 0
     await admission.succeeded({"litellm_call_id": call_id, "response_cost": 0.0})  # a late callback: nothing
