@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from extensions import litellm
@@ -382,6 +383,20 @@ def generate_keys(
     return tuple(group[m] for m in range(len(targets[0])) for group in targets)
 
 
+async def budget_ledger(dsn: str) -> dict[str, float]:
+    """What Atrium's account ledger settled over the run: the proof that --budgets reserved and
+    settled every request rather than skipping the path (read after the last flush)."""
+    await asyncio.sleep(2.0)
+    conn = await asyncpg.connect(dsn)
+    try:
+        row = await conn.fetchrow(
+            'SELECT coalesce(sum(requests), 0) AS requests, coalesce(sum(spend), 0) AS spend FROM "Atrium_BudgetPeriod"'
+        )
+    finally:
+        await conn.close()
+    return {"requests": int(row["requests"]), "spend": float(row["spend"])}
+
+
 def wait_until_served(proxy: ProxyProcess, targets: tuple[tuple[str, str], ...], workers: int) -> None:
     """Models added through the API reach the other workers on LiteLLM's next DB reload."""
     if workers > 1:
@@ -548,6 +563,7 @@ def main(argv: list[str] | None = None) -> int:
     dsn = asyncio.run(create_migrated_database(server_dsn, "bench_overhead"))
     upstream: subprocess.Popen[bytes] | None = None
     proxies: dict[str, ProxyProcess] = {}
+    ledger: dict[str, float] | None = None
     pinning = "not pinned"
     sink = OtlpReceiver(keep=False).start() if args.observability else None
     tmp = tempfile.TemporaryDirectory(prefix="bench-overhead-")
@@ -572,6 +588,7 @@ def main(argv: list[str] | None = None) -> int:
         if workload.per_account:
             wait_until_served(proxies["atrium"], targets["atrium"], args.workers)
         stats = measure(proxies, targets, args)
+        ledger = asyncio.run(budget_ledger(dsn)) if args.budgets else None
     finally:
         for proxy in proxies.values():
             proxy.stop()
@@ -585,8 +602,12 @@ def main(argv: list[str] | None = None) -> int:
     print(render(stats, args, len(workload.config["model_list"]), len(workload.key_models), pinning))
     if sink is not None:
         print(f"observability: otel + prometheus on both; {sink.count} OTLP export batches received")
+    if ledger is not None:
+        print(f"budgets: the account ledger settled {ledger['requests']} requests, ${ledger['spend']:.4f}")
     if args.json:
         payload = {"settings": vars(args), "cpus": os.cpu_count(), "pinning": pinning, "results": as_json(stats)}
+        if ledger is not None:
+            payload["budget_ledger"] = ledger
         Path(args.json).write_text(json.dumps(payload, indent=2))
     return 0
 

@@ -23,8 +23,8 @@ NUMBER = r"\d+\.\d+"
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "workload",
-    [(), ("--accounts", "2", "--models-per-account", "2")],
-    ids=["one-model", "per-account-models"],
+    [(), ("--accounts", "2", "--models-per-account", "2"), ("--budgets",)],
+    ids=["one-model", "per-account-models", "budgets"],
 )
 def test_bench_overhead_prints_both_figures_and_the_ratio(
     postgres: PostgresServer, tmp_path: Path, workload: tuple[str, ...]
@@ -55,3 +55,8 @@ def test_bench_overhead_prints_both_figures_and_the_ratio(
         assert results[proxy]["errors"] == {}
     assert set(results["ratio_atrium_vanilla"]) == {"req/s", "p50", "p99"}
     assert len(results["round_ratios"]) == 1 and results["median_round_ratio"] == results["round_ratios"][0]
+    if "--budgets" in workload:
+        # Every request Atrium served went through the account ledger (warm-up and round alike).
+        ledger = json.loads(report.read_text())["budget_ledger"]
+        assert ledger["requests"] >= results["atrium"]["rounds"][0]["ok_all"] and ledger["spend"] > 0
+        assert re.search(r"^budgets: the account ledger settled \d+ requests", out, re.M), out
