@@ -159,19 +159,16 @@ def tree_cpu_seconds(root_pid: int | None) -> float | None:
         procs = _processes()
     except (OSError, ValueError):
         return None
-    total, todo = 0.0, [root_pid]
-    while todo:
-        pid = todo.pop()
-        total += procs.get(pid, (0, 0.0))[1]
-        todo.extend(child for child, (ppid, _) in procs.items() if ppid == pid)
-    return total
+    return sum(procs.get(pid, (0, 0.0))[1] for pid in tree_pids(root_pid, procs))
 
 
-def tree_pids(root_pid: int | None) -> list[int]:
-    """A process and all its descendants."""
+def tree_pids(root_pid: int | None, procs: dict[int, tuple[int, float]] | None = None) -> list[int]:
+    """A process and all its descendants (in ``procs``, a snapshot of ``_processes()``; default: now)."""
     if root_pid is None:
         return []
-    procs, found, todo = _processes(), [], [root_pid]
+    procs = _processes() if procs is None else procs
+    found: list[int] = []
+    todo = [root_pid]
     while todo:
         pid = todo.pop()
         found.append(pid)

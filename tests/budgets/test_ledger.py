@@ -193,3 +193,26 @@ async def test_an_exchange_that_ended_unclaimed_is_released(pools: tuple[asyncpg
     assert await pools[1].fetchval(count, account) == 0 and not admission.slices.held()
     assert (await Ledger(pools[1]).state(account, settings.period())).reserved == 0
     await admission.succeeded({"litellm_call_id": call_id, "response_cost": 0.0})  # a late callback: nothing
+
+
+async def test_a_stopping_worker_gives_its_slices_back_and_a_late_call_is_still_charged(
+    pools: tuple[asyncpg.Pool, asyncpg.Pool],
+) -> None:
+    """The worker stops with a call in flight and a settled cost not yet flushed: its slice goes back
+    (nothing stays reserved), the settled cost is flushed, and the call that ends afterwards is
+    charged on its own."""
+    account = f"ledger-{uuid.uuid4().hex[:8]}"
+    store = BudgetSettingsStore(pools[0])
+    settings = await store.put(BudgetSettings(account_id=account, max_budget=1.0, budget_duration="30d"), by="test")
+    admission = BudgetAdmission(store, Ledger(pools[0]))
+    admission.start()
+    calls = [uuid.uuid4().hex for _ in range(2)]
+    for call_id in calls:
+        await admission.admit(account, {"litellm_call_id": call_id, "model": "unpriced", "messages": []})
+    await admission.succeeded({"litellm_call_id": calls[0], "standard_logging_object": {"response_cost": 0.25}})
+    await admission.stop()
+    state = await Ledger(pools[1]).state(account, settings.period())
+    assert state.reserved == 0 and state.spend == pytest.approx(0.25) and state.requests == 1
+    await admission.succeeded({"litellm_call_id": calls[1], "standard_logging_object": {"response_cost": 0.5}})
+    state = await Ledger(pools[1]).state(account, settings.period())
+    assert state.reserved == 0 and state.spend == pytest.approx(0.75) and state.requests == 2
