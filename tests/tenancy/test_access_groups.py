@@ -20,6 +20,7 @@ from extensions.testing.proxy_process import ProxyProcess
 from extensions.testing.tenants import AccountWorld, build_account
 
 TABLES = ("LiteLLM_VerificationToken", "LiteLLM_TeamTable")
+USAGE_COLUMNS = ("spend", "model_spend", "last_active", "updated_at")
 
 
 async def _execute(dsn: str, sql: str, *args: object) -> None:
@@ -34,7 +35,9 @@ async def _snapshot(dsn: str, account_id: str, groups: list[str]) -> dict[str, l
     """This account's keys and teams, the two groups, and which groups exist.
 
     Scoped to what the refused requests could write: the whole tables also hold other
-    tests' rows, which LiteLLM's batched spend writer may still be updating.
+    tests' rows, which LiteLLM's batched spend writer may still be updating. For the same
+    reason the usage columns that writer keeps are left out of this account's rows too (the
+    account's own earlier request was once billed between the two snapshots).
     """
     conn = await asyncpg.connect(dsn)
     try:
@@ -42,7 +45,9 @@ async def _snapshot(dsn: str, account_id: str, groups: list[str]) -> dict[str, l
             table: sorted(
                 r["j"]
                 for r in await conn.fetch(
-                    f'SELECT to_jsonb(t)::text AS j FROM "{table}" t WHERE account_id = $1', account_id
+                    f'SELECT (to_jsonb(t) - $2::text[])::text AS j FROM "{table}" t WHERE account_id = $1',
+                    account_id,
+                    list(USAGE_COLUMNS),
                 )
             )
             for table in TABLES
