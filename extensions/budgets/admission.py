@@ -85,7 +85,6 @@ class BudgetAdmission:
         self.slices = Slices(ledger)
         self.hook = hook
         self._held: dict[str, _Held] = {}
-        self._settings: dict[str, BudgetSettings] = {}  # the latest seen per account, for the alerts
         self._ended: collections.deque[tuple[float, list[str]]] = collections.deque()
         self._loop = Loop("atrium-budget-slices", self._tend, FLUSH_S, log)
         self._renewed = time.monotonic()
@@ -106,7 +105,6 @@ class BudgetAdmission:
         held = await self.slices.take(account_id, period, limit, amount)
         if isinstance(held, PeriodState):
             raise self._refusal(settings, amount, held)
-        self._settings[account_id] = settings
         self._held[call_id] = _Held(held, amount, settings)
         calls = _EXCHANGE_CALLS.get()
         if calls is not None:
@@ -199,7 +197,7 @@ class BudgetAdmission:
 
     async def _alerts(self, touched: list[tuple[Slice, float]]) -> None:
         for held, spend in touched:
-            settings = self._settings.get(held.account_id)
+            settings = await self.store.effective(held.account_id)  # the store's cache: no query
             if settings is not None:
                 await self._alert(settings, held.period, spend)
 

@@ -14,8 +14,10 @@ while another worker holds an unused slice lasts at most that long.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Final
 
@@ -175,16 +177,11 @@ class Slices:
         return [s.id for s in [*self._current.values(), *self._draining] if s.amount > 0]
 
     async def _flush(self, held: Slice) -> float:
-        async with held.lock:
-            cost, requests, give_back = held.cost, held.requests, min(held.amount, held.cost)
-            held.cost, held.requests = 0.0, 0
-            try:
-                spend, still_held = await self.ledger.flush(
-                    held.id, held.account_id, held.period, give_back=give_back, cost=cost, requests=requests
-                )
-            except BaseException:
-                held.cost, held.requests = held.cost + cost, held.requests + requests
-                raise
+        async with held.lock, self._settled(held) as (cost, requests):
+            give_back = min(held.amount, cost)
+            spend, still_held = await self.ledger.flush(
+                held.id, held.account_id, held.period, give_back=give_back, cost=cost, requests=requests
+            )
             # Swept (the worker stalled past its lease): the ledger holds nothing for it any more.
             held.amount = held.amount - give_back if still_held else 0.0
             return spend
@@ -192,14 +189,24 @@ class Slices:
     async def _close(self, held: Slice) -> float:
         async with held.lock:
             held.open, held.closed = False, True
-            cost, requests = held.cost, held.requests
-            held.cost, held.requests = 0.0, 0
             try:
-                spend = await self.ledger.close(held.id, held.account_id, held.period, cost=cost, requests=requests)
+                async with self._settled(held) as (cost, requests):
+                    spend = await self.ledger.close(held.id, held.account_id, held.period, cost=cost, requests=requests)
             except BaseException:
                 held.closed = False
-                held.cost, held.requests = held.cost + cost, held.requests + requests
                 self._draining.append(held)
                 raise
             held.amount = 0.0
             return spend
+
+    @contextlib.asynccontextmanager
+    async def _settled(self, held: Slice) -> AsyncIterator[tuple[float, int]]:
+        """The slice's settled cost and calls, taken out for a write to the ledger; put back (with
+        whatever settled meanwhile) when the write fails, for the next flush."""
+        cost, requests = held.cost, held.requests
+        held.cost, held.requests = 0.0, 0
+        try:
+            yield cost, requests
+        except BaseException:
+            held.cost, held.requests = held.cost + cost, held.requests + requests
+            raise
