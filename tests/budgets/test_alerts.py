@@ -22,6 +22,7 @@ from extensions.budgets.alert_config import AlertConfigStore
 from extensions.budgets.alerts import BudgetAlerts, RetryPolicy, alert_history
 from extensions.egress import EgressRefused
 from extensions.errors import RequestError
+from extensions.testing.services import PostgresServer, create_migrated_database, drop_database
 from extensions.testing.smtp import MailCatcher
 from extensions.testing.webhook import WebhookReceiver
 
@@ -31,10 +32,20 @@ NOVEMBER = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
 DECEMBER = (datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
 
 
+@pytest.fixture(scope="module")
+def own_database(postgres: PostgresServer) -> Iterator[str]:
+    """A database of this module's own: the proxies other modules started send alerts from the
+    session database's outbox too, and one of them once took (and mailed elsewhere) rows these
+    tests wrote."""
+    dsn = asyncio.run(create_migrated_database(postgres.admin_dsn, "alerts"))
+    yield dsn
+    asyncio.run(drop_database(postgres.admin_dsn, dsn))
+
+
 @pytest.fixture
-async def replicas(database_url: str) -> AsyncIterator[tuple[asyncpg.Pool, asyncpg.Pool]]:
-    one = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
-    two = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+async def replicas(own_database: str) -> AsyncIterator[tuple[asyncpg.Pool, asyncpg.Pool]]:
+    one = await asyncpg.create_pool(own_database, min_size=1, max_size=4)
+    two = await asyncpg.create_pool(own_database, min_size=1, max_size=4)
     yield one, two
     await one.close()
     await two.close()
